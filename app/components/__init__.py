@@ -1,0 +1,1 @@
+"""Reusable Dash components (no callbacks of their own)."""

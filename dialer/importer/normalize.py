@@ -1,0 +1,236 @@
+"""Row cells -> a lead ready to store: E.164 phone, candidate time zones, typed fields, custom JSON.
+
+Phone numbers: ``phonenumbers`` is the reference, but a full parse costs ~20-50 µs. For the
+common case -- a North-American number written with 10 or 11 digits and punctuation -- validity
+and time zones depend only on the first six national digits (NPA-NXX: libphonenumber's NANP
+patterns and its time-zone prefixes are never longer; tests/unit/test_import_normalize.py checks
+the fast path against the full parse), so results are cached per NPA-NXX and a number costs a few
+string operations. Everything else goes through ``phonenumbers.parse``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from dialer.importer.report import ImportIssue, looks_like_formula
+from dialer.timezones import combine, zones_for_parsed, zones_for_postal
+
+logger = logging.getLogger(__name__)
+
+NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+LEAD_FIELDS = ("phone", "first_name", "last_name", "state", "postal_code", "country", "priority", "consent_call")
+ALIASES = {
+    "phone": ("phone", "phone_number", "phonenumber", "telephone", "tel", "mobile", "cell", "number", "phone_e164"),
+    "first_name": ("first_name", "firstname", "first", "given_name"),
+    "last_name": ("last_name", "lastname", "last", "surname", "family_name"),
+    "state": ("state", "province", "region"),
+    "postal_code": ("postal_code", "postcode", "zip", "zip_code", "zipcode"),
+    "country": ("country", "country_code"),
+    "priority": ("priority",),
+    "consent_call": ("consent", "consent_call", "opt_in"),
+}
+# Column widths of core.models.Lead: longer values are a row error, never a silent truncation.
+MAX_LENGTHS = {"first_name": 100, "last_name": 100, "state": 32, "postal_code": 16}
+_TRUE = {"1", "y", "yes", "true", "t", "x"}
+_FALSE = {"0", "n", "no", "false", "f", ""}
+_DIGITS = str.maketrans("", "", " ()-./\u00a0")
+
+
+def auto_mapping(header: list[str]) -> dict[str, str]:
+    """Known column names -> lead fields, everything else -> ``custom:<name>``."""
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in header:
+        key = name.strip().lower().replace(" ", "_").replace("-", "_")
+        target = next((f for f, names in ALIASES.items() if key in names and f not in taken), None)
+        if target:
+            taken.add(target)
+            mapping[name] = target
+        else:
+            mapping[name] = f"custom:{name}"
+    return mapping
+
+
+def validate_mapping(header: list[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """Complete ``mapping`` for every header column; raise ValueError on an unusable mapping."""
+    full = dict(auto_mapping(header))
+    unknown_sources = [s for s in mapping if s not in header]
+    if unknown_sources:
+        raise ValueError(f"mapping names columns that are not in the file: {unknown_sources}")
+    full.update(mapping)
+    targets = [t for t in full.values() if t not in ("ignore",) and not t.startswith("custom:")]
+    bad = [t for t in targets if t not in LEAD_FIELDS]
+    if bad:
+        raise ValueError(f"unknown lead fields {bad}; use one of {LEAD_FIELDS}, 'custom:<name>' or 'ignore'")
+    dupes = {t for t in targets if targets.count(t) > 1}
+    if dupes:
+        raise ValueError(f"several columns map to {sorted(dupes)}")
+    if "phone" not in targets:
+        raise ValueError("no column is mapped to the phone number")
+    return full
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneResult:
+    e164: str | None
+    zones: tuple[str, ...] = ()
+    country_code: int = 0
+    error: str | None = None
+
+
+class PhoneNormalizer:
+    """Phone text -> E.164 for one list's default region, with the NPA-NXX cache described above."""
+
+    def __init__(self, default_region: str = "US", allowed_country_codes: frozenset[int] | None = None) -> None:
+        self.region = default_region.upper()
+        home = phonenumbers.country_code_for_region(self.region)
+        if home == 0:
+            raise ValueError(f"unknown region {default_region!r}")
+        # None = only the list's own country; pass a set to accept foreign numbers too.
+        self.allowed = allowed_country_codes if allowed_country_codes is not None else frozenset({home})
+        self._nanp = self.region in NANP_REGIONS
+        self._prefix_cache: dict[str, tuple[bool, tuple[str, ...]]] = {}
+
+    def normalize(self, raw: str) -> PhoneResult:
+        text = raw.strip()
+        if not text:
+            return PhoneResult(None, error="phone missing")
+        if self._nanp:
+            digits = text.translate(_DIGITS)
+            if digits.startswith("+1"):
+                digits = digits[2:]
+            elif len(digits) == 11 and digits.startswith("1"):
+                digits = digits[1:]
+            if len(digits) == 10 and digits.isascii() and digits.isdigit():
+                return self._nanp_fast(digits)
+        return self._slow(text)
+
+    def _nanp_fast(self, nsn: str) -> PhoneResult:
+        if 1 not in self.allowed:
+            return PhoneResult(None, country_code=1, error="foreign number (+1) not allowed in this list")
+        cached = self._prefix_cache.get(nsn[:6])
+        if cached is None:
+            number = phonenumbers.PhoneNumber(country_code=1, national_number=int(nsn))
+            cached = (phonenumbers.is_valid_number(number), zones_for_parsed(number))
+            self._prefix_cache[nsn[:6]] = cached
+        valid, zones = cached
+        if not valid:
+            return PhoneResult(None, country_code=1, error="invalid phone number")
+        return PhoneResult("+1" + nsn, zones, 1)
+
+    def _slow(self, text: str) -> PhoneResult:
+        try:
+            number = phonenumbers.parse(text, self.region)
+        except phonenumbers.NumberParseException as exc:
+            return PhoneResult(None, error=f"not a phone number ({exc._msg})")
+        if not phonenumbers.is_valid_number(number):
+            return PhoneResult(None, country_code=number.country_code, error="invalid phone number")
+        if number.country_code not in self.allowed:
+            region = phonenumbers.region_code_for_number(number) or "?"
+            return PhoneResult(
+                None, country_code=number.country_code,
+                error=f"foreign number (+{number.country_code}, {region}) not allowed in this list",
+            )
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return PhoneResult(e164, zones_for_parsed(number), number.country_code)
+
+
+@dataclass(slots=True)
+class NormalizedLead:
+    row: int
+    phone_e164: str
+    timezone: str | None
+    tz_candidates: tuple[str, ...]
+    first_name: str | None = None
+    last_name: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    priority: int = 0
+    consent_call: bool | None = None
+    custom_fields: dict[str, str] = field(default_factory=dict)
+
+
+def normalize_row(
+    row: int, cells: list[str], header: list[str], mapping: Mapping[str, str], phones: PhoneNormalizer
+) -> tuple[NormalizedLead | None, list[ImportIssue]]:
+    """One data row -> (lead or None when rejected, issues). Never raises on bad data."""
+    issues: list[ImportIssue] = []
+    values: dict[str, str] = {}
+    custom: dict[str, str] = {}
+    phone_column = ""
+    for name, cell in zip(header, cells, strict=True):
+        target = mapping.get(name, f"custom:{name}")
+        if target == "ignore":
+            continue
+        if target == "phone":
+            phone_column = name
+            values["phone"] = cell
+            continue
+        if cell and looks_like_formula(cell):
+            issues.append(ImportIssue(row, name, "formula-like text stored as text", ImportIssue.excerpt(cell), "warning"))
+        if target.startswith("custom:"):
+            if cell != "":
+                custom[target[7:]] = cell
+        else:
+            values[target] = cell.strip()
+    for target, limit in MAX_LENGTHS.items():
+        if len(values.get(target, "")) > limit:
+            issues.append(ImportIssue(row, _source(mapping, target), f"{target} longer than {limit} characters",
+                                      ImportIssue.excerpt(values[target])))
+            return None, issues
+    phone = phones.normalize(values.get("phone", ""))
+    if phone.e164 is None:
+        issues.append(ImportIssue(row, phone_column or "phone", phone.error or "invalid phone number",
+                                  ImportIssue.excerpt(values.get("phone", ""))))
+        return None, issues
+    state = (values.get("state") or "").upper() or None
+    postal = values.get("postal_code") or None
+    zones = phone.zones
+    if phone.country_code == 1 and (state or postal):
+        zones = combine(zones, zones_for_postal(state, postal, "US"))
+    if not zones:
+        issues.append(ImportIssue(row, phone_column, "time zone unknown: imported but never auto-dialled",
+                                  phone.e164, "warning"))
+    priority = 0
+    if values.get("priority"):
+        try:
+            priority = int(values["priority"])
+        except ValueError:
+            issues.append(ImportIssue(row, _source(mapping, "priority"), "priority is not a whole number; 0 used",
+                                      ImportIssue.excerpt(values["priority"]), "warning"))
+    country = (values.get("country") or "").upper() or None
+    if country is not None and not (len(country) == 2 and country.isalpha()):
+        issues.append(ImportIssue(row, _source(mapping, "country"), "country is not a 2-letter ISO code; left empty",
+                                  ImportIssue.excerpt(country), "warning"))
+        country = None
+    consent: bool | None = None
+    if "consent_call" in values:
+        flag = values["consent_call"].lower()
+        consent = True if flag in _TRUE else False if flag in _FALSE else None
+        if consent is None:
+            issues.append(ImportIssue(row, _source(mapping, "consent_call"), "consent not yes/no; left unknown",
+                                      ImportIssue.excerpt(values["consent_call"]), "warning"))
+    lead = NormalizedLead(
+        row=row,
+        phone_e164=phone.e164,
+        timezone=zones[0] if len(zones) == 1 else None,
+        tz_candidates=zones,
+        first_name=values.get("first_name") or None,
+        last_name=values.get("last_name") or None,
+        state=state,
+        postal_code=postal,
+        country=country,
+        priority=priority,
+        consent_call=consent,
+        custom_fields=custom,
+    )
+    return lead, issues
+
+
+def _source(mapping: Mapping[str, str], target: str) -> str:
+    return next((s for s, t in mapping.items() if t == target), target)

@@ -1,0 +1,410 @@
+"""Hopper selection on PostgreSQL: the eligibility prefilter in SQL, the pure rules on what it returns.
+
+One refill (:func:`select_candidates`, inside the caller's transaction):
+
+1. three prefilter passes, each ``FOR UPDATE OF leads SKIP LOCKED`` so concurrent workers never
+   lock the same lead: due ``anyone`` callbacks; standard leads (dial status, not called since the
+   reset); recycled leads (recycle status, under the rule's maximum, wall-clock delay passed --
+   a necessary condition for the calling-hours delay). All three exclude active DNC entries
+   (global or this campaign) with an index-backed ``NOT EXISTS`` and apply the calling window as
+   zone-set membership: the set of IANA zones open *now* is computed once per minute by the pure
+   code (:mod:`dialer.calling_hours`, same rules as the Python check, including states and
+   holidays) and the SQL only asks ``tz_candidates <@ open_zones``;
+2. the pure :func:`dialer.hopper.select` re-checks every locked row with DNC rows read in the same
+   transaction (defence in depth) and orders them.
+
+Reservation: :func:`claim_for_hopper` marks the chosen leads by moving ``leads.next_call_at`` to
+``now + hold`` (the schema has no hopper table; ``next_call_at`` already means "not before"), so
+the next refill skips them and a crashed worker's reservation simply expires. Leads refused only
+for RECYCLE_DELAY get ``next_call_at`` = the exact calling-hours eligibility time, so refills stop
+re-reading them.
+
+Indexes the queries want beyond core.models (listed in the report for the schema owner; the bench
+creates them in its own database): ``leads (priority DESC, id) WHERE NOT called_since_reset``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from phonenumbers.tzdata import TIMEZONE_DATA
+
+from dialer import compliance as cp
+from dialer.calling_hours import CallingPolicy, Holiday, StateRule, Window, local_window, weekly_from_json, zone
+from dialer.hopper import Fill, select
+from dialer.state_rules import DEFAULT_STATE_RULES
+from dialer.timezones import US_STATE_ZONES
+
+logger = logging.getLogger(__name__)
+
+ALL_ZONES: tuple[str, ...] = tuple(sorted(
+    {z for zones in TIMEZONE_DATA.values() for z in zones} | {z for zs in US_STATE_ZONES.values() for z in zs}
+    - {"Etc/Unknown"}
+))
+
+LEAD_COLUMNS = (
+    "l.id, l.list_id, l.phone_e164, l.status, l.attempts, l.tz_candidates, l.timezone, l.state, l.last_called_at, "
+    "l.next_call_at, l.called_since_reset, l.consent_call, l.priority, l.created_at"
+)
+_DNC_FREE = (
+    "NOT EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164"
+    " AND (d.campaign_id IS NULL OR d.campaign_id = :campaign_id) AND (d.expires_at IS NULL OR d.expires_at > :now))"
+)
+# Candidate zones, falling back to the single ``timezone`` column; NULL when neither is known.
+_ZONES = (
+    "COALESCE(NULLIF(l.tz_candidates, '{}'),"
+    " CASE WHEN l.timezone IS NULL THEN NULL ELSE ARRAY[l.timezone]::varchar[] END)"
+)
+_ORDER_SQL = {
+    "priority": "l.priority DESC, l.id",
+    "new_first": "l.priority DESC, (l.attempts > 0), l.attempts, l.id",
+    "oldest_last_call": "l.priority DESC, l.last_called_at ASC NULLS FIRST, l.id",
+    # random / tz_east_to_west: a priority-ordered pool, ordered by the pure code (see select_candidates).
+    "random": "l.priority DESC, l.id",
+    "tz_east_to_west": "l.priority DESC, l.id",
+}
+
+
+def lead_view(row: Any) -> cp.LeadView:
+    zones = tuple(row.tz_candidates or ()) or ((row.timezone,) if row.timezone else ())
+    return cp.LeadView(
+        id=row.id, list_id=row.list_id, phone_e164=row.phone_e164, status=row.status, attempts=row.attempts,
+        timezones=zones, state=(row.state or "").strip().upper() or None, last_called_at=row.last_called_at,
+        next_call_at=row.next_call_at, called_since_reset=row.called_since_reset, consent_call=row.consent_call,
+        priority=row.priority, created_at=row.created_at,
+    )
+
+
+# --- campaign rules ------------------------------------------------------------------------------
+
+
+def _state_rules(conn: sa.Connection) -> dict[str, StateRule]:
+    """DEFAULT_STATE_RULES overridden per state by ``state_calling_rules`` rows; ``holidays`` rows added."""
+    rules = dict(DEFAULT_STATE_RULES)
+    for row in conn.execute(sa.text("SELECT state, windows, note FROM state_calling_rules WHERE country = 'US'")):
+        state = row.state.strip().upper()
+        # The table documents "a weekday absent from the map means no calls that day", {} included.
+        weekly = weekly_from_json(row.windows) if row.windows else (None,) * 7
+        rules[state] = StateRule(state, weekly, rules.get(state, StateRule(state, weekly)).holidays, row.note)  # type: ignore[arg-type]
+    return rules
+
+
+def load_policy(conn: sa.Connection, calling_windows: Mapping[str, Any] | None) -> CallingPolicy:
+    state_rules = _state_rules(conn)
+    national: list[Holiday] = []
+    for row in conn.execute(sa.text("SELECT state, day, name FROM holidays WHERE country = 'US'")):
+        holiday = Holiday(row.day.month, row.day.day, row.day.year, None, row.name)
+        if row.state is None:
+            national.append(holiday)
+        else:
+            state = row.state.strip().upper()
+            rule = state_rules.get(state) or StateRule(state, weekly_from_json(None))
+            state_rules[state] = replace(rule, holidays=rule.holidays + (holiday,))
+    return CallingPolicy(weekly=weekly_from_json(calling_windows), holidays=tuple(national), state_rules=state_rules)
+
+
+def load_rules(conn: sa.Connection, campaign_id: int) -> cp.CampaignRules:
+    campaign = conn.execute(
+        sa.text("SELECT id, active, dial_statuses, max_attempts, calling_windows, lead_order FROM campaigns WHERE id = :id"),
+        {"id": campaign_id},
+    ).one_or_none()
+    if campaign is None:
+        raise LookupError(f"no campaign {campaign_id}")
+    lists = conn.execute(sa.text("SELECT id FROM lists WHERE campaign_id = :id AND active"), {"id": campaign_id})
+    recycle = conn.execute(
+        sa.text("SELECT status, delay_s, max_attempts, active FROM campaign_recycle_rules WHERE campaign_id = :id"),
+        {"id": campaign_id},
+    )
+    return cp.CampaignRules(
+        id=campaign.id,
+        active=campaign.active,
+        dial_statuses=frozenset(campaign.dial_statuses or ()),
+        max_attempts=campaign.max_attempts,
+        active_list_ids=frozenset(r.id for r in lists),
+        recycle_rules={r.status: cp.RecycleRule(r.status, r.delay_s, r.max_attempts, r.active) for r in recycle},
+        calling=load_policy(conn, campaign.calling_windows),
+        lead_order=campaign.lead_order,
+    )
+
+
+# --- open zones ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenZones:
+    """Zones open now: ``generic`` for leads without a state rule, ``by_state`` for the others."""
+
+    generic: list[str]
+    by_state: dict[str, list[str]] = field(default_factory=dict)
+
+
+_open_cache: dict[tuple[int, int], OpenZones] = {}
+
+
+def open_zones(policy: CallingPolicy, now: datetime) -> OpenZones:
+    """Every window bound is a whole local minute and every UTC offset a whole minute, so the result
+    is constant within a UTC minute: cache it per (policy, minute)."""
+    minute = int(now.timestamp() // 60)
+    key = (id(policy), minute)
+    cached = _open_cache.get(key)
+    if cached is not None:
+        return cached
+    states: list[str | None] = [None, *policy.state_rules]
+    windows: dict[tuple[str | None, date], Window | None] = {}
+    open_by: dict[str | None, list[str]] = {state: [] for state in states}
+    for name in ALL_ZONES:
+        tz = zone(name)
+        if tz is None:
+            continue
+        local = now.astimezone(tz)
+        seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+        day = local.date()
+        for state in states:
+            key = (state, day)
+            if key not in windows:
+                windows[key] = local_window(policy, state, day)
+            window = windows[key]
+            if window is not None and window.contains(seconds):
+                open_by[state].append(name)
+    generic = open_by.pop(None)
+    by_state = {state: zones for state, zones in open_by.items() if state is not None}
+    result = OpenZones(generic, by_state)
+    if len(_open_cache) > 256:
+        _open_cache.clear()
+    _open_cache[key] = result
+    return result
+
+
+def _zone_clause(zones: OpenZones, params: dict[str, Any]) -> str:
+    """SQL: every candidate zone of the lead is open (for its state's rule when it has one)."""
+    params["open_generic"] = zones.generic
+    params["special_states"] = sorted(zones.by_state)
+    parts = [
+        f"((l.state IS NULL OR upper(l.state) <> ALL(CAST(:special_states AS varchar[])))"
+        f" AND {_ZONES} <@ CAST(:open_generic AS varchar[]))"
+    ]
+    # Group states with identical open sets: usually two or three groups, not twelve.
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for state, open_list in zones.by_state.items():
+        groups.setdefault(tuple(open_list), []).append(state)
+    for index, (open_list, states) in enumerate(sorted(groups.items())):
+        if not open_list:
+            continue
+        params[f"states_{index}"] = states
+        params[f"open_{index}"] = list(open_list)
+        parts.append(
+            f"(upper(l.state) = ANY(CAST(:states_{index} AS varchar[])) AND {_ZONES} <@ CAST(:open_{index} AS varchar[]))"
+        )
+    return "(cardinality(" + _ZONES + ") > 0 AND (" + " OR ".join(parts) + "))"
+
+
+# --- selection -----------------------------------------------------------------------------------
+
+
+def fetch_dnc(conn: sa.Connection, phones: Iterable[str], campaign_id: int) -> cp.DncView:
+    phones = list(set(phones))
+    if not phones:
+        return cp.DncView()
+    rows = conn.execute(
+        sa.text(
+            "SELECT phone_e164, campaign_id, expires_at FROM dnc_entries WHERE phone_e164 = ANY(:phones)"
+            " AND (campaign_id IS NULL OR campaign_id = :campaign_id)"
+        ),
+        {"phones": phones, "campaign_id": campaign_id},
+    )
+    return cp.DncView(cp.DncEntryView(r.phone_e164, r.campaign_id, r.expires_at) for r in rows)
+
+
+def fetch_callbacks(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, cp.CallbackView]:
+    if not lead_ids:
+        return {}
+    rows = conn.execute(
+        sa.text("SELECT lead_id, due_at, scope, agent_id, status FROM callbacks WHERE lead_id = ANY(:ids) AND status = 'pending'"),
+        {"ids": list(lead_ids)},
+    )
+    return {r.lead_id: cp.CallbackView(r.lead_id, r.due_at, r.scope, r.agent_id, r.status) for r in rows}
+
+
+def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: datetime) -> list[Any]:
+    if not rules.active or not rules.active_list_ids or limit <= 0:
+        return []
+    params: dict[str, Any] = {
+        "campaign_id": rules.id, "now": now, "lists": sorted(rules.active_list_ids), "limit": limit,
+        "max_attempts": rules.max_attempts if rules.max_attempts is not None else 2**31 - 1,
+    }
+    zones = _zone_clause(open_zones(rules.calling, now), params)
+    common = f"l.list_id = ANY(:lists) AND {_DNC_FREE} AND {zones}"
+    lock = "FOR UPDATE OF l SKIP LOCKED"
+    rows: list[Any] = []
+    # 1. due 'anyone' callbacks (they skip status/attempt rules; DNC and the window still apply).
+    rows += conn.execute(sa.text(
+        f"SELECT {LEAD_COLUMNS} FROM callbacks c JOIN leads l ON l.id = c.lead_id"
+        f" WHERE c.campaign_id = :campaign_id AND c.status = 'pending' AND c.scope = 'anyone' AND c.due_at <= :now"
+        f" AND (l.next_call_at IS NULL OR l.next_call_at <= :now) AND {common}"
+        f" ORDER BY c.due_at LIMIT :limit {lock}"), params).all()
+    no_callback = "NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.lead_id = l.id AND c.status = 'pending')"
+    due = "(l.next_call_at IS NULL OR l.next_call_at <= :now) AND l.attempts < :max_attempts"
+    # 2. standard leads.
+    if rules.dial_statuses:
+        params["statuses"] = sorted(rules.dial_statuses)
+        rows += conn.execute(sa.text(
+            f"SELECT {LEAD_COLUMNS} FROM leads l WHERE NOT l.called_since_reset"
+            f" AND l.status = ANY(CAST(:statuses AS varchar[])) AND {due} AND {common} AND {no_callback}"
+            f" ORDER BY {_ORDER_SQL.get(rules.lead_order, _ORDER_SQL['priority'])} LIMIT :limit {lock}"), params).all()
+    # 3. recycled leads; the wall-clock delay is necessary, the pure check enforces calling hours.
+    active = [r for r in rules.recycle_rules.values() if r.active]
+    if active:
+        terms = []
+        for index, rule in enumerate(active):
+            params[f"r_status_{index}"] = rule.status
+            params[f"r_max_{index}"] = rule.max_attempts
+            params[f"r_before_{index}"] = now - timedelta(seconds=rule.delay_s)
+            terms.append(f"(l.status = :r_status_{index} AND l.attempts < :r_max_{index}"
+                         f" AND (l.last_called_at IS NULL OR l.last_called_at <= :r_before_{index}))")
+        rows += conn.execute(sa.text(
+            f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.called_since_reset AND ({' OR '.join(terms)})"
+            f" AND {due} AND {common} AND {no_callback}"
+            f" ORDER BY {_ORDER_SQL.get(rules.lead_order, _ORDER_SQL['priority'])} LIMIT :limit {lock}"), params).all()
+    return rows
+
+
+def select_candidates(
+    conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: datetime, *, seed: int = 0
+) -> Fill:
+    """Lock and check up to ``limit`` dialable leads (in the caller's transaction); ordered, with refusals."""
+    rows = _prefilter(conn, rules, limit, now)
+    views = {r.id: lead_view(r) for r in rows}
+    dnc = fetch_dnc(conn, (v.phone_e164 for v in views.values()), rules.id)
+    callbacks = fetch_callbacks(conn, list(views))
+    return select(list(views.values()), rules, dnc, now, limit, callbacks=callbacks, seed=seed)
+
+
+@dataclass(frozen=True)
+class Claim:
+    leads: list[cp.LeadView]
+    summary: dict[str, int]
+    elapsed_ms: float
+
+
+def claim_for_hopper(
+    engine: sa.Engine, campaign_id: int, limit: int, now: datetime, *, hold: timedelta = timedelta(minutes=10), seed: int = 0
+) -> Claim:
+    """Select, re-check and reserve the next ``limit`` leads in one transaction."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        rules = load_rules(conn, campaign_id)
+        fill = select_candidates(conn, rules, limit, now, seed=seed)
+        if fill.leads:
+            conn.execute(sa.text("UPDATE leads SET next_call_at = :until WHERE id = ANY(:ids)"),
+                         {"until": now + hold, "ids": [lead.id for lead in fill.leads]})
+        deferred = [(lid, d.next_eligible_at) for lid, d in fill.decisions.items()
+                    if d.reason is cp.ReasonCode.RECYCLE_DELAY and d.next_eligible_at is not None]
+        if deferred:
+            conn.execute(sa.text("UPDATE leads SET next_call_at = :at WHERE id = :id"),
+                         [{"id": lid, "at": at} for lid, at in deferred])
+    if not fill.leads:
+        logger.info("campaign %s: empty refill: %s", campaign_id, cp.explain_text(fill.summary))
+    return Claim(fill.leads, fill.summary, (time.perf_counter() - started) * 1000)
+
+
+def recheck_at_originate(
+    conn: sa.Connection, lead_id: int, campaign_id: int, now: datetime, *, agent_id: int | None = None,
+    rules: cp.CampaignRules | None = None,
+) -> cp.Decision:
+    """The second check, right before originate: the lead, its DNC and callback rows read now.
+
+    The hopper reservation (``next_call_at`` pushed forward by :func:`claim_for_hopper`) is ignored
+    here: it is this very dial that holds it.
+    """
+    rules = rules or load_rules(conn, campaign_id)
+    row = conn.execute(sa.text(f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.id = :id"), {"id": lead_id}).one_or_none()
+    if row is None:
+        raise LookupError(f"no lead {lead_id}")
+    lead = replace(lead_view(row), next_call_at=None)
+    dnc = fetch_dnc(conn, [lead.phone_e164], campaign_id)
+    callback = fetch_callbacks(conn, [lead_id]).get(lead_id)
+    return cp.recheck_at_originate(lead, rules, dnc, now, callback=callback, agent_id=agent_id)
+
+
+def refusal_counts(conn: sa.Connection, rules: cp.CampaignRules, now: datetime) -> dict[str, int]:
+    """``explain`` for the whole campaign in one GROUP BY (the SQL mirror of check_lead's order).
+
+    Recycle delay is judged on wall-clock time here (the calling-hours refinement needs Python);
+    state and holiday closures are reported as state_restriction / outside_calling_hours.
+    """
+    params: dict[str, Any] = {
+        "campaign_id": rules.id, "now": now, "statuses": sorted(rules.dial_statuses),
+        "max_attempts": rules.max_attempts if rules.max_attempts is not None else 2**31 - 1,
+        "recycle": sorted(s for s, r in rules.recycle_rules.items() if r.active),
+    }
+    zones = open_zones(rules.calling, now)
+    generic_only = OpenZones(zones.generic, {})
+    in_window = _zone_clause(zones, params)
+    generic_params: dict[str, Any] = {}
+    in_generic = _zone_clause(generic_only, generic_params).replace(":open_generic", ":open_generic_all").replace(
+        ":special_states", ":no_states")
+    params["open_generic_all"] = generic_params["open_generic"]
+    params["no_states"] = []
+    recycle_terms, delay_terms = ["false"], ["false"]
+    for index, rule in enumerate(r for r in rules.recycle_rules.values() if r.active):
+        params[f"rs_{index}"], params[f"rm_{index}"] = rule.status, rule.max_attempts
+        params[f"rb_{index}"] = now - timedelta(seconds=rule.delay_s)
+        recycle_terms.append(f"(l.status = :rs_{index} AND l.attempts >= :rm_{index})")
+        delay_terms.append(f"(l.status = :rs_{index} AND l.last_called_at > :rb_{index})")
+    sql = f"""
+        SELECT reason, count(*) AS n FROM (
+          SELECT CASE
+            WHEN NOT li.active THEN 'list_inactive'
+            WHEN EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164 AND d.campaign_id IS NULL
+                         AND (d.expires_at IS NULL OR d.expires_at > :now)) THEN 'dnc_global'
+            WHEN EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164 AND d.campaign_id = :campaign_id
+                         AND (d.expires_at IS NULL OR d.expires_at > :now)) THEN 'dnc_campaign'
+            WHEN cb.lead_id IS NOT NULL AND cb.scope = 'agent' THEN 'callback_other_agent'
+            WHEN cb.lead_id IS NOT NULL AND cb.due_at > :now THEN 'callback_not_due'
+            WHEN cb.lead_id IS NULL AND NOT (l.status = ANY(CAST(:statuses AS varchar[]))
+                 OR (l.called_since_reset AND l.status = ANY(CAST(:recycle AS varchar[])))) THEN 'status_not_dialable'
+            WHEN cb.lead_id IS NULL AND l.attempts >= :max_attempts THEN 'max_attempts'
+            WHEN l.next_call_at > :now THEN 'retry_not_due'
+            WHEN cb.lead_id IS NULL AND l.called_since_reset AND NOT l.status = ANY(CAST(:recycle AS varchar[]))
+                 THEN 'already_called'
+            WHEN cb.lead_id IS NULL AND l.called_since_reset AND ({' OR '.join(recycle_terms)}) THEN 'recycle_max'
+            WHEN cb.lead_id IS NULL AND l.called_since_reset AND ({' OR '.join(delay_terms)}) THEN 'recycle_delay'
+            -- Wall-clock delay passed: the calling-hours delay is decided by the pure code below.
+            WHEN cb.lead_id IS NULL AND l.called_since_reset THEN 'recycle_check'
+            WHEN cardinality({_ZONES}) IS NULL OR cardinality({_ZONES}) = 0 THEN 'timezone_unknown'
+            WHEN {in_window} THEN 'dialable'
+            WHEN {in_generic} THEN 'state_restriction'
+            ELSE 'outside_calling_hours'
+          END AS reason, l.id
+          FROM leads l JOIN lists li ON li.id = l.list_id
+          LEFT JOIN callbacks cb ON cb.lead_id = l.id AND cb.status = 'pending'
+          WHERE li.campaign_id = :campaign_id
+        ) s GROUP BY reason
+    """
+    sql = sql.replace("SELECT reason, count(*) AS n FROM", "SELECT reason, count(*) AS n,"
+                      " CASE WHEN reason = 'recycle_check' THEN array_agg(id) END AS ids FROM")
+    if not rules.active:
+        total = conn.execute(sa.text("SELECT count(*) FROM leads l JOIN lists li ON li.id = l.list_id"
+                                     " WHERE li.campaign_id = :campaign_id"), params).scalar_one()
+        return {"dialable": 0, "campaign_inactive": int(total)} if total else {"dialable": 0}
+    counts: dict[str, int] = {"dialable": 0}
+    to_check: list[int] = []
+    for row in conn.execute(sa.text(sql), params):
+        if row.reason == "recycle_check":
+            to_check = list(row.ids)
+        else:
+            counts[row.reason] = counts.get(row.reason, 0) + int(row.n)
+    for start in range(0, len(to_check), 10_000):
+        batch = conn.execute(sa.text(f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.id = ANY(:ids)"),
+                             {"ids": to_check[start:start + 10_000]}).all()
+        views = [lead_view(r) for r in batch]
+        dnc = cp.DncView()  # DNC hits were classified by the SQL above already
+        for key, n in cp.explain(cp.check_lead(v, rules, dnc, now) for v in views).items():
+            counts[key] = counts.get(key, 0) + n
+    return {k: v for k, v in counts.items() if v or k == "dialable"}

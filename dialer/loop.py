@@ -1,0 +1,503 @@
+"""The dialing loop: one long-lived owner per campaign that reads events, paces and dials.
+
+Design (why not a Celery task per tick)
+---------------------------------------
+The pacing policy *learns* (answer rates, handle times, the VICIdial-style adaptive level) and the
+call flow holds the FIFO of answered calls waiting for an agent, each with a drop deadline two
+seconds away. Re-loading that state from Redis on every tick of a short Celery task would put a
+broker round-trip, a prefetch queue and un-pickling between an agent freeing up and the next
+decision, and two ticks of the same campaign could run at once on two workers. So:
+
+* :class:`CampaignLoop` is a plain synchronous loop that owns one campaign while it holds a
+  Redis **lease** (``pyd:campaign:<id>:lease``, SET NX PX, renewed every second; lost lease =
+  stop at once). It blocks at most ``tick_s`` (0.2 s) on the call-event stream, so a state change
+  is followed by a decision well within the issue's 1 s, and nothing else shares its thread.
+* **Celery drives it** (:mod:`dialer.tasks`): beat runs ``pacing_ensure_loops`` every few
+  seconds, which enqueues ``pacing_run_campaign(id)`` on the ``dial`` queue for every active
+  campaign without a live lease; that task runs the loop for a bounded term (5 min), hands over
+  (persisting the policy) and re-enqueues itself. A worker crash loses only the lease; the next
+  beat restarts the loop elsewhere within seconds. Dial workers need one slot per active campaign.
+* ``python -m dialer.loop`` runs the same loops as threads in one process (development, the
+  embedded default, tests), with the same leases, so the two modes can even coexist.
+
+The policy's learned state is pickled to ``pyd:campaign:<id>:policy`` every 30 s and at hand-over
+(Redis is trusted infrastructure here, like the Celery broker), and restored by the next owner.
+
+Event handling: each campaign reads ``pyd:events:calls`` through its own consumer group
+(``dialer:c<id>``); an entry is ACKed only after it was applied, so a kill -9 re-delivers it and
+every step is idempotent (timestamps only fill NULLs, CDR finalisation locks and checks
+``ended_at``). Entries for other campaigns are ACKed and ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import pickle
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+
+from core import events as ev
+from core.models import Campaign
+from dialer import abandon, cdr
+from dialer.agents import AgentService, PgAgentStore, PgDispositions
+from dialer.callflow import CallFlow, CallFlowConfig, ConnectToAgent, DropCall, WaitingCall
+from dialer.live import LiveState, agent_key
+from dialer.loop_commands import DecisionLog, StreamCommands
+from dialer.loop_leads import claim_leads, dialable_estimate
+from dialer.pacing import PacingObservation, make_policy
+from dialer.state import BUSY_STATES, AgentState, InvalidTransition
+
+logger = logging.getLogger(__name__)
+
+EVENTS_STREAM = "pyd:events:calls"
+LEASE_KEY = "pyd:campaign:{id}:lease"
+POLICY_KEY = "pyd:campaign:{id}:policy"
+LEASE_MS = 5000
+PACED_METHODS = ("progressive", "ratio", "predictive", "vicidial-adapt")
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    id: int
+    active: bool
+    dial_method: str
+    dial_ratio: float
+    drop_after_s: float
+    drop_action: str
+    safe_harbor_audio: str
+    wrap_up_s: float
+    target_abandon_rate: float
+    abandon_window: str
+    dial_timeout_s: float
+    amd_enabled: bool
+    amd_machine_action: str
+    caller_id: str
+
+    @classmethod
+    def load(cls, engine: sa.Engine, campaign_id: int) -> CampaignSettings:
+        with engine.connect() as conn:
+            c = conn.execute(sa.select(Campaign.__table__).where(Campaign.id == campaign_id)).one_or_none()
+        if c is None:
+            raise ValueError(f"no campaign {campaign_id}")
+        return cls(c.id, c.active, c.dial_method, c.dial_ratio, float(c.drop_after_s), c.drop_action,
+                   c.safe_harbor_audio or "pydialer/safe-harbor", float(c.wrap_up_s), c.target_abandon_rate,
+                   c.abandon_window, float(c.dial_timeout_s), c.amd_enabled, c.amd_machine_action, c.caller_id or "")
+
+    def policy_settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.dial_method == "ratio":
+            out["ratio"] = self.dial_ratio
+        if self.dial_method in ("predictive", "vicidial-adapt"):
+            out["target_abandon_rate"] = self.target_abandon_rate
+        if self.dial_method == "predictive":
+            out.update(dial_timeout_s=self.dial_timeout_s, drop_after_s=self.drop_after_s)
+        return out
+
+
+def _ts(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+class Lease:
+    def __init__(self, r: redis.Redis, campaign_id: int, ttl_ms: int = LEASE_MS) -> None:
+        self.r, self.key, self.ttl_ms = r, LEASE_KEY.format(id=campaign_id), ttl_ms
+        self.token = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+    def acquire(self) -> bool:
+        return bool(self.r.set(self.key, self.token, nx=True, px=self.ttl_ms))
+
+    def renew(self) -> bool:
+        return bool(self.r.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
+
+    def release(self) -> None:
+        self.r.eval(_RELEASE, 1, self.key, self.token)
+
+
+class CampaignLoop:
+    def __init__(
+        self,
+        campaign_id: int,
+        engine: sa.Engine,
+        r: redis.Redis,
+        *,
+        pbx: str = "sim1",
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 0.2,
+        consumer: str | None = None,
+    ) -> None:
+        self.campaign_id = campaign_id
+        self.engine = engine
+        self.r = r
+        self.pbx = pbx
+        self.clock = clock
+        self.tick_s = tick_s
+        self.live = LiveState(r)
+        self.settings = CampaignSettings.load(engine, campaign_id)
+        self.agents = AgentService(self.live, PgAgentStore(engine), PgDispositions(engine),
+                                   wrap_up_s=lambda _c: self.settings.wrap_up_s, clock=clock)
+        self.flow = CallFlow(CallFlowConfig(
+            drop_after_s=self.settings.drop_after_s, drop_action=self.settings.drop_action,
+            safe_harbor_audio=self.settings.safe_harbor_audio, amd_enabled=self.settings.amd_enabled))
+        self.policy = self._load_policy()
+        self.commands = StreamCommands(r)
+        self.decisions = DecisionLog(r)
+        self.counts = abandon.RedisAbandonCounts(r)
+        self.group = f"dialer:c{campaign_id}"
+        self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+        self._last_compliance = 0.0
+        self._last_saved = 0.0
+        self._last_depth = 0.0
+        self._leads_exhausted_until = 0.0
+
+    # --- state carried across owners -----------------------------------------------------------
+
+    def _load_policy(self) -> Any:
+        blob = self.r.get(POLICY_KEY.format(id=self.campaign_id))
+        if blob:
+            try:
+                policy = pickle.loads(base64.b64decode(blob))
+                if getattr(policy, "name", None) == self.settings.dial_method:
+                    return policy
+            except Exception:  # noqa: BLE001 - an unreadable blob means a fresh policy, not a dead loop
+                logger.warning("campaign %s: stored pacing state unreadable; starting fresh", self.campaign_id)
+        method = self.settings.dial_method if self.settings.dial_method in PACED_METHODS else "progressive"
+        return make_policy(method, **self.settings.policy_settings())
+
+    def save_policy(self) -> None:
+        blob = base64.b64encode(pickle.dumps(self.policy)).decode("ascii")
+        self.r.set(POLICY_KEY.format(id=self.campaign_id), blob, ex=7 * 86400)
+
+    def restore(self) -> None:
+        """Rebuild the waiting queue from Redis after a hand-over (calls answered under the old owner)."""
+        by = self.live.calls_by_state(self.campaign_id)
+        self.flow.restore([WaitingCall(cid, score) for cid, score in by["waiting"]])
+        for cid, score in by["answered"]:
+            self.flow.answered(cid, score)
+        try:
+            self.r.xgroup_create(EVENTS_STREAM, self.group, id="$", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, lease: Lease, max_s: float | None = None) -> None:
+        self.restore()
+        started = last_renew = self.clock()
+        try:
+            while not stop.is_set():
+                now = self.clock()
+                if max_s is not None and now - started >= max_s:
+                    break
+                if now - last_renew >= LEASE_MS / 5000:
+                    if not lease.renew():
+                        logger.warning("campaign %s: lease lost; stopping", self.campaign_id)
+                        return
+                    last_renew = now
+                self.step()
+        finally:
+            self.decisions.flush()
+            self.save_policy()
+            lease.release()
+
+    def step(self, block_ms: int | None = None) -> None:
+        """One iteration: wait (briefly) for events, apply them, then decide."""
+        deadline = self.flow.next_deadline()
+        wait = self.tick_s if deadline is None else max(0.0, min(self.tick_s, deadline - self.clock()))
+        self.consume(int(wait * 1000) if block_ms is None else block_ms)
+        self.tick(self.clock())
+
+    def consume(self, block_ms: int) -> int:
+        handled = 0
+        claimed = self.r.xautoclaim(EVENTS_STREAM, self.group, self.consumer, 5000, start_id="0-0", count=100)
+        entries = [e for e in (claimed[1] if len(claimed) > 1 else []) if e[1] is not None]
+        reply = self.r.xreadgroup(self.group, self.consumer, {EVENTS_STREAM: ">"}, count=200,
+                                  block=max(block_ms, 1) if not entries else None)
+        for _stream, new in reply or []:
+            entries.extend(new)
+        for entry_id, fields in entries:
+            try:
+                event = ev.from_dict(json.loads(fields["data"]))
+                if isinstance(event, ev.CallEvent) and self._mine(event):
+                    self.handle(event)
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("call event %s unusable (%s); skipped", entry_id, exc)
+            except InvalidTransition as exc:
+                logger.info("call event %s: %s", entry_id, exc)
+            self.r.xack(EVENTS_STREAM, self.group, entry_id)
+            handled += 1
+        return handled
+
+    def _mine(self, event: ev.CallEvent) -> bool:
+        if event.campaign_id is not None and str(event.campaign_id) != "":
+            return str(event.campaign_id) == str(self.campaign_id)
+        return self.live.call(event.call_id).get("campaign_id") == str(self.campaign_id)
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def handle(self, event: ev.CallEvent) -> None:
+        now = event.at.timestamp()
+        call = self.live.call(event.call_id)
+        if isinstance(event, ev.Hangup | ev.OriginateFailed):
+            self._ended(event, call)
+            return
+        with self.engine.begin() as conn:
+            cdr.stamp(conn, event)
+        if not call:
+            return  # already finished (a late or re-delivered event)
+        if isinstance(event, ev.Ringing):
+            if call.get("state") == "dialing":
+                self.live.set_call_state(event.call_id, "ringing", now)
+        elif isinstance(event, ev.Answered):
+            if call.get("answered_at"):
+                return
+            self.flow.answered(event.call_id, now)
+            state = "answered" if self.settings.amd_enabled else "waiting"
+            self.live.set_call_state(event.call_id, state, now, answered_at=repr(now))
+            if not self.settings.amd_enabled:
+                self._human(call, now)
+        elif isinstance(event, ev.AmdHuman | ev.AmdNotSure):
+            if call.get("state") != "answered":
+                return
+            answered = _ts(call.get("answered_at")) or now
+            self.flow.human(event.call_id, answered)
+            self.live.set_call_state(event.call_id, "waiting", now, score=answered)
+            self._human(call, now)
+        elif isinstance(event, ev.AmdMachine):
+            if call.get("state") != "answered":
+                return
+            # The dialplan leaves the message (PYDIALER_VM_AUDIO) or hangs up by itself.
+            self.flow.machine(event.call_id)
+            self.live.set_call_state(event.call_id, "ending", now)
+            self.policy.on_call_result(now, "machine", self._ring_s(call, now))
+            self.live.bump(self.campaign_id, now, machines=1)
+        elif isinstance(event, ev.BridgedToAgent):
+            agent_id = call.get("agent_id")
+            if agent_id and call.get("state") != "connected":
+                self.agents.connect(int(agent_id), event.call_id)
+                self.live.set_call_state(event.call_id, "connected", now)
+                self.live.bump(self.campaign_id, now, connected=1)
+
+    def _human(self, call: dict[str, str], now: float) -> None:
+        self.policy.on_call_result(now, "human", self._ring_s(call, now))
+        self.counts.record(self.campaign_id, now, answers=1)
+        self.live.bump(self.campaign_id, now, humans=1)
+
+    @staticmethod
+    def _ring_s(call: dict[str, str], now: float) -> float:
+        dialed = _ts(call.get("dialed_at"))
+        return max(0.0, now - dialed) if dialed is not None else 0.0
+
+    def _ended(self, event: ev.Hangup | ev.OriginateFailed, call: dict[str, str]) -> None:
+        now = event.at.timestamp()
+        with self.engine.begin() as conn:
+            if isinstance(event, ev.OriginateFailed):
+                row = cdr.finalise_failed(conn, event)
+            else:
+                row = cdr.finalise(conn, event.call_id, event.at, cause=event.cause, cause_txt=event.cause_txt)
+        if not call:
+            return
+        waiting = self.flow.gone(event.call_id)
+        state = call.get("state")
+        if waiting is not None:  # the person gave up waiting for an agent: an abandon
+            self._abandoned(now)
+        elif state in ("dialing", "ringing") and row is not None:
+            outcome = "no_answer" if row["outcome"] == "no_answer" else "failed"
+            self.policy.on_call_result(now, outcome, self._ring_s(call, now))
+            self.live.bump(self.campaign_id, now, **{outcome: 1})
+        elif state == "answered" and not self.settings.amd_enabled:
+            self._abandoned(now)
+        agent_id = call.get("agent_id")
+        if agent_id:
+            snap = self.live.agent(int(agent_id))
+            try:
+                if snap.state is AgentState.RESERVED and snap.call_id == event.call_id:
+                    self.agents.release(int(agent_id), event.call_id)
+                elif snap.call_id == event.call_id:
+                    self.agents.customer_hung_up(int(agent_id), event.call_id)
+            except InvalidTransition as exc:
+                logger.info("agent %s at hangup of %s: %s", agent_id, event.call_id, exc)
+        self.live.forget_call(event.call_id)
+
+    def _abandoned(self, now: float) -> None:
+        self.policy.on_abandon(now)
+        self.counts.record(self.campaign_id, now, abandons=1)
+        self.live.bump(self.campaign_id, now, abandons=1)
+
+    # --- the decision ----------------------------------------------------------------------------
+
+    def tick(self, now: float) -> int:
+        for snap in self.agents.finish_wraps(self.campaign_id):
+            if snap.connected_at is not None:
+                self.policy.on_agent_released(now, now - snap.connected_at, False)
+        self._serve(now)
+        placed = self._pace(now)
+        if now - self._last_saved > 30:
+            self.save_policy()
+            self._last_saved = now
+        return placed
+
+    def _serve(self, now: float) -> None:
+        for action in self.flow.step(now, self.live.ready_agents(self.campaign_id)):
+            if isinstance(action, DropCall):
+                with self.engine.begin() as conn:
+                    cdr.mark_dropped(conn, action.call_id)
+                self.live.set_call_state(action.call_id, "ending", now)
+                self._abandoned(now)
+                if action.audio:
+                    self.commands.play(action.call_id, action.audio, safe_harbor=True)
+                else:
+                    self.commands.hangup(action.call_id)
+            elif isinstance(action, ConnectToAgent):
+                change = self.live.reserve_longest_idle(self.campaign_id, action.call_id, now)
+                if change is None:  # the agent went away between the read and the reservation
+                    answered = _ts(self.live.call(action.call_id).get("answered_at")) or now
+                    self.flow.requeue_front(WaitingCall(action.call_id, answered))
+                    continue
+                self.agents.record_reservation(change)
+                agent_id = change.after.agent_id
+                with self.engine.begin() as conn:
+                    cdr.set_agent(conn, action.call_id, agent_id)
+                endpoint = self.r.hget(agent_key(agent_id), "extension") or f"PJSIP/agent{agent_id:02d}"
+                self.commands.bridge(action.call_id, endpoint)
+
+    def observation(self, now: float) -> PacingObservation:
+        agents = self.live.campaign_agents(self.campaign_id)
+        by = self.live.calls_by_state(self.campaign_id)
+        busy = [now - (a.connected_at if a.state is not AgentState.RESERVED and a.connected_at else a.since)
+                for a in agents if a.state in BUSY_STATES]
+        # A call still under AMD may be a person who will need an agent: count it as in flight.
+        ringing = [now - t for _c, t in by["dialing"] + by["ringing"] + by["answered"]]
+        return PacingObservation(
+            now=now, agents_logged_in=len(agents), agents_idle=sum(a.state is AgentState.READY for a in agents),
+            busy_elapsed_s=busy, ringing_elapsed_s=ringing, calls_waiting=len(by["waiting"]),
+        )
+
+    def _pace(self, now: float) -> int:
+        if self.settings.dial_method not in PACED_METHODS or not self.settings.active:
+            return 0
+        if now - self._last_compliance > 10:
+            days = 1 if self.settings.abandon_window == "ofcom_24h" else 30
+            fig = self.counts.figures(self.campaign_id, now, days)
+            self.policy.set_compliance_state(fig.answers, min(fig.abandons, fig.answers), now)
+            self._last_compliance = now
+        obs = self.observation(now)
+        count = self.policy.calls_to_place(obs)
+        decision = self.policy.last_decision
+        progressive = obs.agents_idle - len(obs.ringing_elapsed_s) - obs.calls_waiting
+        days = 1 if self.settings.abandon_window == "ofcom_24h" else 30
+        count, clamped = abandon.clamp_for_tick(count, progressive, self.counts.figures(self.campaign_id, now, days),
+                                                self.settings.target_abandon_rate or 0.03) \
+            if 0 < (self.settings.target_abandon_rate or 0) < 1 else (count, False)
+        placed = 0
+        if count > 0 and now >= self._leads_exhausted_until:
+            claims, summary = claim_leads(self.engine, self.campaign_id, count, datetime.fromtimestamp(now, UTC),
+                                          pbx=self.pbx, dial_method=self.settings.dial_method)
+            if len(claims) < count:
+                self._leads_exhausted_until = now + 2.0  # do not hammer PostgreSQL while the list is dry
+                self.live.set_pacing(self.campaign_id, hopper_explain=json.dumps(summary))
+            for claim in claims:
+                self.live.track_call(claim.call_id, self.campaign_id, claim.lead_id, now)
+                self.commands.originate(claim, self.settings, self.campaign_id)
+            placed = len(claims)
+            if placed:
+                self.live.bump(self.campaign_id, now, dials=placed)
+        if now - self._last_depth > 30:
+            self.live.set_pacing(self.campaign_id, hopper_depth=dialable_estimate(self.engine, self.campaign_id))
+            self._last_depth = now
+        level = (len(obs.ringing_elapsed_s) + placed) / max(1, obs.agents_logged_in)
+        self.live.set_pacing(self.campaign_id, dial_level=round(level, 3), decided_at=now,
+                             explanation=decision.capped_by if decision else "")
+        self.decisions.record(self.campaign_id, obs, decision, count, placed, clamped)
+        return placed
+
+
+# --- python -m dialer.loop -------------------------------------------------------------------------
+
+
+def active_campaigns(engine: sa.Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(Campaign.id).where(Campaign.active, Campaign.dial_method.in_(PACED_METHODS))
+                                 .order_by(Campaign.id)).scalars())
+
+
+def run_campaign(campaign_id: int, engine: sa.Engine, r: redis.Redis, stop: threading.Event,
+                 max_s: float | None = None, pbx: str = "sim1") -> bool:
+    """Own ``campaign_id`` for up to ``max_s`` seconds; False if another owner holds the lease."""
+    lease = Lease(r, campaign_id)
+    if not lease.acquire():
+        return False
+    try:
+        loop = CampaignLoop(campaign_id, engine, r, pbx=pbx)
+    except Exception:
+        lease.release()
+        raise
+    logger.info("campaign %s: dialing loop started (%s)", campaign_id, lease.token)
+    loop.run(stop, lease, max_s)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.config import Settings
+    from core.db import make_engine
+    from core.engines import postgres_url, redis_url
+
+    parser = argparse.ArgumentParser(prog="python -m dialer.loop", description="run the dialing loops")
+    parser.add_argument("--campaign", type=int, action="append", help="campaign id (default: all active)")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = make_engine(postgres_url(settings))
+    r = redis.Redis.from_url(redis_url(settings), decode_responses=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    pbx = settings.pbx_servers[0].name
+    deadline = None if args.seconds is None else time.time() + args.seconds
+    threads: dict[int, threading.Thread] = {}
+    while not stop.is_set() and (deadline is None or time.time() < deadline):
+        for cid in args.campaign or active_campaigns(engine):
+            if cid not in threads or not threads[cid].is_alive():
+                left = None if deadline is None else max(0.0, deadline - time.time())
+                t = threading.Thread(target=_guarded, args=(cid, engine, r, stop, left, pbx), daemon=True)
+                threads[cid] = t
+                t.start()
+        stop.wait(2.0)
+    stop.set()
+    for t in threads.values():
+        t.join(timeout=5)
+    return 0
+
+
+def _guarded(cid: int, engine: sa.Engine, r: redis.Redis, stop: threading.Event, max_s: float | None,
+             pbx: str) -> None:
+    try:
+        if not run_campaign(cid, engine, r, stop, max_s, pbx):
+            stop.wait(1.0)
+    except Exception:  # a broken campaign must not take the other campaigns' loops down
+        logger.exception("campaign %s: dialing loop crashed; restarting soon", cid)
+        stop.wait(2.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

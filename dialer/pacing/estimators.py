@@ -1,0 +1,201 @@
+"""Online estimators the predictive policy learns from callbacks alone.
+
+* :class:`DecayingHistogram`: exponentially-forgetting histogram, O(1) per sample (growing weights).
+* :class:`OutcomeModel`: outcome mix and ring-time shapes. Censoring matters: busy numbers resolve in
+  ~2 s and no-answers only at the timeout, so the mix is learned from *matured* dial cohorts (every dial
+  placed before now − horizon has resolved, so the results of that cohort are complete). A fast,
+  censoring-aware window estimate (answers seen ÷ Σ P(answer by now | dial age)) detects answer-rate
+  jumps within seconds and resets the slow estimate.
+* :class:`HandleModel`: agent handle time (connect → release) for conditional free-up probabilities.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections import deque
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+HUMAN, MACHINE, FAILED, NO_ANSWER = range(4)
+OUTCOME_INDEX = {"human": HUMAN, "machine": MACHINE, "failed": FAILED, "no_answer": NO_ANSWER}
+
+
+class DecayingHistogram:
+    """Histogram with exponential forgetting by sample count (half-life ``half_life`` samples)."""
+
+    def __init__(self, n_bins: int, bin_s: float, half_life: float) -> None:
+        self.bin_s = bin_s
+        self.counts = np.zeros(n_bins)
+        self._w = 1.0
+        self._growth = 2.0 ** (1.0 / half_life)
+
+    def add(self, value: float, weight: float = 1.0) -> None:
+        b = min(int(value / self.bin_s), len(self.counts) - 1)
+        self.counts[b] += weight * self._w
+        self._w *= self._growth
+        if self._w > 1e12:
+            self.counts /= self._w
+            self._w = 1.0
+
+    def normalised(self) -> np.ndarray:
+        total = self.counts.sum()
+        return self.counts / total if total > 0 else self.counts
+
+    def total(self) -> float:
+        return float(self.counts.sum() / self._w)
+
+
+class OutcomeModel:
+    """Outcome probabilities (matured cohorts + jump detection) and per-outcome ring-time shapes."""
+
+    BIN_S = 0.25
+
+    def __init__(self, dial_timeout_s: float, slow_half_life: float = 1500.0, fast_window_s: float = 60.0) -> None:
+        self.timeout = dial_timeout_s
+        self.horizon = dial_timeout_s + 0.5  # grows if results arrive later (AMD latency)
+        self.n_bins = int(math.ceil((dial_timeout_s + 6.0) / self.BIN_S)) + 1
+        self.shapes = [DecayingHistogram(self.n_bins, self.BIN_S, 3000.0) for _ in range(4)]
+        # weak priors so the first decisions are sane (and cautious) before any data arrives
+        for value in np.linspace(3.0, 18.0, 8):
+            self.shapes[HUMAN].add(float(value), 0.25)
+            self.shapes[MACHINE].add(float(value) + 4.0, 0.25)
+        self.shapes[FAILED].add(2.0, 2.0)
+        self.shapes[NO_ANSWER].add(dial_timeout_s, 2.0)
+        self.mix = np.array([0.15, 0.25, 0.10, 0.50]) * 20.0  # pseudo-counts
+        self._mix_decay = 2.0 ** (-1.0 / slow_half_life)
+        self._pending: list[tuple[float, int]] = []  # heap of (dial time, outcome) awaiting maturity
+        self._recent: deque[float] = deque()  # dial times of resolved calls, for the fast window
+        self._recent_h: deque[bool] = deque()  # whether each was a person
+        self._recent_humans = 0
+        self._since = -math.inf  # the fast window ignores dials placed before the last detected jump
+        self.fast_window_s = fast_window_s
+        self.matured = 0
+        self.jumps = 0
+
+    # ---- learning
+    def record(self, now: float, outcome: int, ring_s: float) -> None:
+        dial_t = now - ring_s
+        if ring_s > self.horizon - 0.25:
+            self.horizon = ring_s + 0.5
+        self.shapes[outcome].add(ring_s)
+        heapq.heappush(self._pending, (dial_t, outcome))
+        if dial_t >= self._since:
+            self._recent.append(dial_t)
+            self._recent_h.append(outcome == HUMAN)
+            self._recent_humans += outcome == HUMAN
+
+    def mature(self, now: float) -> None:
+        limit = now - self.horizon
+        pending = self._pending
+        while pending and pending[0][0] <= limit:
+            _, outcome = heapq.heappop(pending)
+            self.mix *= self._mix_decay
+            self.mix[outcome] += 1.0
+            self.matured += 1
+
+    @property
+    def probs(self) -> np.ndarray:
+        return self.mix / self.mix.sum()
+
+    # ---- shapes
+    def survival(self) -> np.ndarray:
+        """S[o, k] = P(ring ≥ k·bin | outcome o) for every outcome (4, n_bins + 1)."""
+        out = np.zeros((4, self.n_bins + 1))
+        for o, h in enumerate(self.shapes):
+            p = h.normalised()
+            out[o, :-1] = np.cumsum(p[::-1])[::-1]
+        return out
+
+    def human_cdf_at(self, ages: np.ndarray) -> np.ndarray:
+        p = self.shapes[HUMAN].normalised()
+        cdf = np.concatenate(([0.0], np.cumsum(p)))
+        idx = np.minimum((ages / self.BIN_S).astype(int), len(cdf) - 1)
+        return cdf[idx]
+
+    # ---- fast, censoring-aware jump detection
+    def check_jump(self, now: float, ringing_ages: np.ndarray, z: float = 3.5) -> bool:
+        """Compare answers seen from the last window's dials with what the current rate predicts."""
+        recent = self._recent
+        start = max(now - self.fast_window_s, self._since)
+        while recent and recent[0] < start:
+            recent.popleft()
+            self._recent_humans -= self._recent_h.popleft()
+        if not recent:
+            return False
+        dial_ts = np.fromiter(recent, float, len(recent))
+        humans = self._recent_humans
+        young = ringing_ages[ringing_ages <= now - start]
+        exposure = float(self.human_cdf_at(now - dial_ts).sum() + self.human_cdf_at(young).sum())
+        p_slow = float(self.probs[HUMAN])
+        if exposure < 10.0 or self.matured < 50:
+            return False
+        expected = p_slow * exposure
+        if abs(humans - expected) <= z * math.sqrt(max(expected, 1.0)):
+            return False
+        p_fast = min(max(humans / exposure, 0.001), 0.95)
+        # keep the other outcomes' proportions, restart the slow memory at a modest weight
+        others = self.probs.copy()
+        others[HUMAN] = 0.0
+        others *= (1.0 - p_fast) / max(others.sum(), 1e-9)
+        others[HUMAN] = p_fast
+        self.mix = others * min(self.mix.sum(), max(4.0 * exposure, 100.0))
+        self.jumps += 1
+        logger.info("answer-rate jump detected at %.0f s: %.3f -> %.3f", now, p_slow, p_fast)
+        # dials already seen must not trigger the same jump again
+        self._recent.clear()
+        self._recent_h.clear()
+        self._recent_humans = 0
+        self._since = now
+        return True
+
+
+class HandleModel:
+    """Handle time (connect → release, wrap and machine handling included), 1 s bins to ``max_s``."""
+
+    BIN_S = 1.0
+
+    def __init__(self, max_s: float = 3600.0, half_life: float = 3000.0) -> None:
+        self.n_bins = int(max_s / self.BIN_S) + 1
+        self.hist = DecayingHistogram(self.n_bins, self.BIN_S, half_life)
+        for value in (30.0, 60.0, 90.0, 120.0, 180.0, 240.0):  # weak prior, washed out after a few calls
+            self.hist.add(value, 0.3)
+        self._sum = 0.0
+        self._n = 0
+
+    def record(self, handle_s: float) -> None:
+        self.hist.add(max(handle_s, 0.0))
+        self._sum += handle_s
+        self._n += 1
+
+    def mean(self) -> float:
+        return self._sum / self._n if self._n else 120.0
+
+    def survival(self, busy_s: np.ndarray | None = None) -> np.ndarray:
+        """surv[b] = P(handle ≥ b seconds), with a trailing 0.
+
+        Kaplan–Meier with the agents still busy as right-censored observations: without them the
+        first minutes of a shift (only short calls have ended yet) would make handle times look short.
+        """
+        done = self.hist.counts / self.hist._w  # the newest sample weighs 1
+        n = len(done)
+        censored = np.zeros(n)
+        if busy_s is not None and len(busy_s):
+            censored = np.bincount(np.minimum(busy_s.astype(int), n - 1), minlength=n).astype(float)
+        at_risk = np.cumsum((done + censored)[::-1])[::-1]
+        hazard = np.where(at_risk > 1e-12, done / np.maximum(at_risk, 1e-12), 0.0)
+        surv = np.concatenate(([1.0], np.cumprod(1.0 - hazard)))
+        return surv  # surv[b] = P(handle ≥ b): survived every bin before b
+
+    def free_probs(self, surv: np.ndarray, busy_s: np.ndarray, horizons: np.ndarray) -> np.ndarray:
+        """G[i, j] = P(agent i releases within horizons[j] | busy for busy_s[i] seconds)."""
+        b = np.minimum(busy_s.astype(int), len(surv) - 1)
+        hi = np.minimum(b[:, None] + np.ceil(horizons[None, :] / self.BIN_S).astype(int), len(surv) - 1)
+        s_b = surv[b][:, None]
+        g = (s_b - surv[hi]) / np.maximum(s_b, 1e-12)
+        # beyond the observed tail: assume a memoryless residual with the mean handle time
+        tail = 1.0 - np.exp(-horizons[None, :] / max(self.mean(), 1.0))
+        return np.where(s_b > 1e-6, g, tail)

@@ -1,0 +1,244 @@
+"""``predictive``: our self-tuning policy. It learns everything from the callbacks.
+
+For each candidate new call the policy asks: if this call reaches a person, what is the probability
+that no agent is free within the drop window? It models
+
+* every in-flight call's chance of turning into a person before the candidate does, from the learned
+  ring-time shapes *conditioned on how long it has already rung* and the outcome mix;
+* every busy agent's chance of freeing up in time, from the learned handle-time distribution
+  *conditioned on how long the agent has been busy*;
+* the other calls placed in the same batch,
+
+at J quantiles of the candidate's own answer time, and computes the tail of the difference of those
+Poisson-binomial counts exactly (small teams) or with the skew-corrected normal (large ones). It places
+the largest n whose n-th call stays under a threshold θ. θ is steered by an integral controller on
+observed abandons versus ``aim × target × humans`` so the pooled rate lands just under the cap whatever
+the model's residual bias. With AMD in play (seen as machine releases) a false-positive allowance is
+reserved, because AMD hang-ups on people count as abandons under Ofcom and the dialer never sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+
+import numpy as np
+
+from dialer.pacing.base import BasePolicy, PacingObservation
+from dialer.pacing.estimators import HUMAN, OUTCOME_INDEX, HandleModel, OutcomeModel
+from dialer.pacing.probability import add_bernoulli, exact_pmf, pmf_upper_tail, rna_upper_tail
+
+logger = logging.getLogger(__name__)
+
+J = 8  # quantiles of the candidate call's answer time
+EXACT_MAX_TERMS = 40
+REBUILD_S = 2.0
+JUMP_CHECK_S = 2.0
+
+
+class PredictivePolicy(BasePolicy):
+    name = "predictive"
+
+    def __init__(
+        self,
+        target_abandon_rate: float = 0.03,
+        dial_timeout_s: float = 30.0,
+        drop_after_s: float = 2.0,
+        aim: float = 0.9,
+        amd_false_positive_rate: float | None = None,
+        initial_threshold: float = 0.02,
+        gain: float = 0.25,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        if not 0 < target_abandon_rate < 1:
+            raise ValueError("target_abandon_rate must be in (0, 1)")
+        if dial_timeout_s <= 0 or drop_after_s < 0:
+            raise ValueError("dial_timeout_s must be > 0 and drop_after_s ≥ 0")
+        self.target = target_abandon_rate
+        self.aim = aim
+        self.drop_after_s = drop_after_s
+        self.amd_fp = amd_false_positive_rate
+        self._amd_seen = False
+        # the offer window actually left after the dialer hears "human" (AMD latency eats into the drop
+        # window when the clock starts at the answer), learned from abandons: FCFS means the call dropped
+        # is the oldest of the ``calls_waiting`` most recent human results
+        self._human_times: deque[float] = deque(maxlen=256)
+        self._waiting_seen = 0
+        self._window_samples: deque[float] = deque(maxlen=51)
+        self.offer_window_s = drop_after_s
+        self.outcomes = OutcomeModel(dial_timeout_s)
+        self.handle = HandleModel()
+        self.log_theta = math.log(initial_threshold)
+        self.gain = gain
+        self._agents = 1
+        self.humans = 0
+        self.abandons = 0
+        self._built_at = -math.inf
+        self._jump_checked_at = -math.inf
+        self._q: np.ndarray = np.zeros((1, J))
+        self._q_moments: np.ndarray = np.zeros((1, 3 * J + 1))
+        self._handle_surv: np.ndarray = np.zeros(1)
+        self._horizons: np.ndarray = np.zeros(J)
+        self._s: np.ndarray = np.zeros(J)
+        self._p_h = 0.0
+
+    # ---- targets
+    def internal_target(self) -> float:
+        fp = self.amd_fp if self.amd_fp is not None else (0.01 if self._amd_seen else 0.0)
+        return max(self.target * self.aim - fp, self.target * 0.1)
+
+    @property
+    def threshold(self) -> float:
+        return math.exp(self.log_theta)
+
+    def _steer(self, delta: float) -> None:
+        # Small teams see an abandon every few hundred calls and need big steps to hold the integral
+        # error to a couple of abandons; large teams see many per minute and need small ones.
+        gain = self.gain / math.sqrt(1.0 + self._agents / 10.0)
+        self.log_theta = min(max(self.log_theta + gain * delta, math.log(0.003)), math.log(0.6))
+
+    # ---- callbacks
+    def on_call_result(self, now: float, outcome: str, ring_s: float) -> None:
+        super().on_call_result(now, outcome, ring_s)
+        if ring_s < 0:
+            raise ValueError("ring_s must be ≥ 0")
+        o = OUTCOME_INDEX[outcome]
+        self.outcomes.record(now, o, ring_s)
+        if o == HUMAN:
+            self._human_times.append(now)
+            self.humans += 1
+            self._steer(self.internal_target())
+
+    def on_abandon(self, now: float) -> None:
+        self.abandons += 1
+        self._steer(-1.0)
+        k = self._waiting_seen
+        if 0 < k <= len(self._human_times):
+            self._window_samples.append(now - self._human_times[-k])
+            self._waiting_seen = k - 1
+            if len(self._window_samples) >= 5:
+                learned = float(np.median(self._window_samples))
+                self.offer_window_s = min(self.drop_after_s, max(learned, 0.0))
+
+    def on_agent_released(self, now: float, handle_s: float, machine: bool) -> None:
+        if handle_s < 0:
+            raise ValueError("handle_s must be ≥ 0")
+        self.handle.record(handle_s)
+        if machine:
+            self._amd_seen = True
+
+    # ---- model tables
+    def _rebuild(self, busy: np.ndarray) -> None:
+        om = self.outcomes
+        probs = om.probs
+        surv = om.survival()  # (4, n_bins + 1)
+        hs = surv[HUMAN]
+        pdf = self.outcomes.shapes[HUMAN].normalised()
+        cdf = np.cumsum(pdf)
+        quantiles = (np.arange(J) + 0.5) / J
+        r_bins = np.minimum(np.searchsorted(cdf, quantiles), om.n_bins - 1) + 1  # answer-time quantiles
+        self._s = probs[HUMAN] * quantiles  # P(another new call is a person answering before quantile j)
+        k = np.arange(om.n_bins + 1)[:, None]
+        unresolved = (probs[:, None] * surv).sum(axis=0)  # (n_bins + 1,)
+        hi = np.minimum(k + r_bins[None, :], om.n_bins)
+        num = probs[HUMAN] * (hs[k] - hs[hi])
+        q = np.where(unresolved[k] > 1e-9, num / np.maximum(unresolved[k], 1e-12), 0.0)
+        eventually = np.where(unresolved > 1e-9, probs[HUMAN] * hs / np.maximum(unresolved, 1e-12), 0.0)
+        q = np.clip(q, 0.0, 1.0)
+        self._q = q
+        v = q * (1.0 - q)
+        # moment tables by age bin: Σ over calls = bin counts @ table (one bincount instead of (N, J) arrays)
+        self._q_moments = np.hstack((q, v, v * (1.0 - 2.0 * q), np.clip(eventually, 0.0, 1.0)[:, None]))
+        self._handle_surv = self.handle.survival(busy)
+        self._horizons = r_bins * om.BIN_S + self.offer_window_s
+        self._p_h = float(probs[HUMAN])
+
+    # ---- the decision
+    def calls_to_place(self, obs: PacingObservation) -> int:
+        now = obs.now
+        om = self.outcomes
+        om.mature(now)
+        ages = np.asarray(obs.ringing_elapsed_s, dtype=float)
+        busy = np.asarray(obs.busy_elapsed_s, dtype=float)
+        chores_done = False
+        if now - self._jump_checked_at >= JUMP_CHECK_S and self._built_at > -math.inf:
+            # the periodic chores run on different decisions so no single decision pays for both
+            self._jump_checked_at = now
+            chores_done = True
+            if om.check_jump(now, ages):
+                self._built_at = -math.inf
+        if self._built_at == -math.inf or (not chores_done and now - self._built_at >= REBUILD_S):
+            self._rebuild(busy)
+            self._built_at = now
+        self._agents = max(obs.agents_logged_in, 1)
+        self._waiting_seen = obs.calls_waiting
+        if obs.agents_logged_in == 0:
+            return self._finish(obs, 0, 0, "model", {"answer_rate": self._p_h})
+        room = self._line_room(obs)
+        n_cap = 4 * obs.agents_logged_in + 8 if room is None else room
+        if n_cap <= 0:
+            return self._finish(obs, 0, 0, "lines_per_agent", {"answer_rate": self._p_h})
+        age_idx = np.minimum((ages / om.BIN_S).astype(int), self._q.shape[0] - 1)
+        g = self.handle.free_probs(self._handle_surv, busy, self._horizons)
+        c = obs.agents_idle - obs.calls_waiting  # the candidate is lost if X ≥ c
+        theta = self.threshold
+        if len(ages) + len(busy) <= EXACT_MAX_TERMS:
+            n, est = self._count_exact(self._q[age_idx], g, c, theta, n_cap)
+            in_flight = float(self._q_moments[age_idx, 3 * J].sum())
+        else:
+            counts = np.bincount(age_idx, minlength=self._q.shape[0]).astype(float)
+            sums = counts @ self._q_moments
+            vg = g * (1.0 - g)
+            mean = sums[:J] - g.sum(axis=0)
+            var = sums[J : 2 * J] + vg.sum(axis=0)
+            m3 = sums[2 * J : 3 * J] - (vg * (1.0 - 2.0 * g)).sum(axis=0)
+            n, est = self._count_rna(mean, var, m3, c, theta, n_cap)
+            in_flight = float(sums[3 * J])
+        estimates = {
+            "answer_rate": self._p_h,
+            "expected_answers_in_flight": in_flight,
+            "expected_agent_frees": float(g[:, J - 1].sum()) if len(g) else 0.0,
+            "est_abandon": est,
+            "threshold": theta,
+            "offer_window_s": self.offer_window_s,
+        }
+        capped = "model" if n < n_cap else "lines_per_agent"
+        return self._finish(obs, n, n, capped, estimates)
+
+    def _count_exact(self, qa: np.ndarray, g: np.ndarray, c: int, theta: float, n_cap: int) -> tuple[int, float]:
+        up = qa if len(qa) else np.zeros((0, J))
+        down = g if len(g) else np.zeros((0, J))
+        pmf, offset = exact_pmf(up, down)
+        est = float(pmf_upper_tail(pmf, offset, c).mean())
+        n = 0
+        while est <= theta and n < n_cap:
+            n += 1
+            pmf = add_bernoulli(pmf, self._s)
+            nxt = float(pmf_upper_tail(pmf, offset, c).mean())
+            if nxt > theta:
+                return n, est
+            est = nxt
+        return n, est
+
+    def _count_rna(
+        self, mean: np.ndarray, var: np.ndarray, m3: np.ndarray, c: int, theta: float, n_cap: int
+    ) -> tuple[int, float]:
+        s = self._s
+        n_try = min(n_cap, 8)
+        while True:
+            others = np.arange(n_try)[:, None]  # n − 1 other new calls ahead of the n-th
+            tails = rna_upper_tail(
+                c,
+                mean[None, :] + others * s,
+                var[None, :] + others * s * (1 - s),
+                m3[None, :] + others * s * (1 - s) * (1 - 2 * s),
+            ).mean(axis=1)
+            over = np.nonzero(tails > theta)[0]
+            if len(over):
+                n = int(over[0])
+                return n, float(tails[n - 1]) if n else float(tails[0])
+            if n_try >= n_cap:
+                return n_try, float(tails[-1])
+            n_try = min(n_cap, n_try * 4)

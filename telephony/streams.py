@@ -1,0 +1,189 @@
+"""Redis Streams edges of the telephony service.
+
+* call events go out on ``pyd:events:calls`` (``XADD ... MAXLEN ~ N``: approximate trimming lets
+  Redis drop whole radix-tree nodes, far cheaper than exact trimming; Redis XADD docs);
+* commands come in on ``pyd:commands:telephony`` through a consumer group. An entry is acked
+  after it was executed (or rejected). Entries a crashed consumer left pending are claimed with
+  ``XAUTOCLAIM`` once idle for ``claim_idle_ms``; an entry delivered ``max_deliveries`` times
+  (a command that kills its consumer) goes to the dead-letter stream instead of looping.
+* bad payloads (not JSON, unknown type, invalid fields) are logged and dead-lettered with the
+  reason, never raised.
+* an ``originate`` runs at most once per call id (``SET NX`` marker): re-delivering a claimed
+  entry must not dial the customer twice.
+
+Entry layout: ``{"type": <message type>, "call_id": ..., "data": <JSON of core.events.to_dict>}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from core import events as ev
+
+logger = logging.getLogger(__name__)
+
+EVENTS_STREAM = "pyd:events:calls"
+COMMANDS_STREAM = "pyd:commands:telephony"
+DEAD_LETTER_STREAM = "pyd:commands:telephony:dead"
+COMMANDS_GROUP = "telephony"
+ONCE_KEY = "pyd:telephony:once:{type}:{call_id}"
+DEFAULT_MAXLEN = 1_000_000
+
+CommandHandler = Callable[[ev.Command], Awaitable[None]]
+
+
+def encode(message: ev.Message) -> dict[str, str]:
+    data = message.to_dict()
+    return {"type": message.type, "call_id": str(data.get("call_id", "")), "data": json.dumps(data)}
+
+
+def decode(fields: dict[Any, Any]) -> ev.Message:
+    """Entry fields -> message; ``ValueError`` with the reason on anything malformed."""
+    raw = fields.get("data", fields.get(b"data"))
+    if raw is None:
+        raise ValueError("entry has no 'data' field")
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"data is not JSON: {exc}") from exc
+    return ev.from_dict(payload)
+
+
+class EventPublisher:
+    def __init__(self, client: aioredis.Redis, stream: str = EVENTS_STREAM, maxlen: int = DEFAULT_MAXLEN) -> None:
+        self.client = client
+        self.stream = stream
+        self.maxlen = maxlen
+
+    async def publish(self, event: ev.Message) -> str:
+        fields: dict[Any, Any] = encode(event)
+        entry_id = await self.client.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def send_command(client: redis.Redis, command: ev.Command, stream: str = COMMANDS_STREAM,
+                 maxlen: int = DEFAULT_MAXLEN) -> str:
+    """Synchronous producer for the dialer / app (Celery tasks, Flask views)."""
+    fields: dict[Any, Any] = encode(command)
+    entry_id = client.xadd(stream, fields, maxlen=maxlen, approximate=True)
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+class CommandConsumer:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        handler: CommandHandler,
+        consumer: str,
+        *,
+        stream: str = COMMANDS_STREAM,
+        group: str = COMMANDS_GROUP,
+        dead_letter: str = DEAD_LETTER_STREAM,
+        claim_idle_ms: int = 30_000,
+        block_ms: int = 1_000,
+        batch: int = 50,
+        max_deliveries: int = 5,
+        once_ttl_s: int = 6 * 3600,
+    ) -> None:
+        self.client = client
+        self.handler = handler
+        self.consumer = consumer
+        self.stream = stream
+        self.group = group
+        self.dead_letter = dead_letter
+        self.claim_idle_ms = claim_idle_ms
+        self.block_ms = block_ms
+        self.batch = batch
+        self.max_deliveries = max_deliveries
+        self.once_ttl_s = once_ttl_s
+        self.processed = 0
+        self.dead = 0
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.ensure_group()
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                logger.warning("command stream: Redis unavailable (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
+                    raise
+                # Redis lost the stream (restart without persistence, FLUSHDB): recreate the group.
+                logger.warning("command stream: consumer group vanished; recreating it")
+                await self.ensure_group()
+
+    async def run_once(self, block_ms: int | None = None) -> int:
+        """Claim stale entries, read new ones, execute and ack them; returns how many were handled."""
+        handled = 0
+        for entry_id, fields in await self._claim_stale():
+            handled += await self._handle(entry_id, fields, reclaimed=True)
+        reply: Any = await self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=self.batch,
+                                             block=self.block_ms if block_ms is None else block_ms)
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                handled += await self._handle(entry_id, fields, reclaimed=False)
+        return handled
+
+    async def _claim_stale(self) -> list[tuple[Any, dict[Any, Any]]]:
+        result: Any = await self.client.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
+                                              start_id="0-0", count=self.batch)
+        claimed = result[1] if len(result) > 1 else []
+        return [(eid, fields) for eid, fields in claimed if fields is not None]
+
+    async def _deliveries(self, entry_id: Any) -> int:
+        info = await self.client.xpending_range(self.stream, self.group, min=entry_id, max=entry_id, count=1)
+        return int(info[0]["times_delivered"]) if info else 1
+
+    async def _handle(self, entry_id: Any, fields: dict[Any, Any], reclaimed: bool) -> int:
+        if reclaimed and await self._deliveries(entry_id) > self.max_deliveries:
+            await self._dead(entry_id, fields, f"delivered more than {self.max_deliveries} times")
+            return 1
+        try:
+            command = decode(fields)
+            if not isinstance(command, ev.Command):
+                raise ValueError(f"{command.type} is not a command")
+        except ValueError as exc:
+            await self._dead(entry_id, fields, str(exc))
+            return 1
+        if isinstance(command, ev.OriginateCommand):
+            key = ONCE_KEY.format(type=command.type, call_id=command.call_id)
+            if not await self.client.set(key, entry_id, nx=True, ex=self.once_ttl_s):
+                logger.warning("command %s: originate for %s already executed; not dialing twice", entry_id,
+                               command.call_id)
+                await self.client.xack(self.stream, self.group, entry_id)
+                return 1
+        try:
+            await self.handler(command)
+        except Exception as exc:  # a failed command is reported, never retried blindly (see module doc)
+            logger.warning("command %s (%s %s) failed: %s", entry_id, command.type, command.call_id, exc)
+            await self._dead(entry_id, fields, f"{type(exc).__name__}: {exc}")
+            return 1
+        await self.client.xack(self.stream, self.group, entry_id)
+        self.processed += 1
+        return 1
+
+    async def _dead(self, entry_id: Any, fields: dict[Any, Any], reason: str) -> None:
+        logger.warning("command %s dead-lettered: %s", entry_id, reason)
+        copy: dict[Any, Any] = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in fields.items()}
+        copy.update(error=reason, entry_id=entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id))
+        await self.client.xadd(self.dead_letter, copy, maxlen=100_000, approximate=True)
+        await self.client.xack(self.stream, self.group, entry_id)
+        self.dead += 1

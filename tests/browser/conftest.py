@@ -1,0 +1,112 @@
+"""A real PyDialer web server (werkzeug, threaded, free port) on a migrated and seeded database,
+and headless Chromium (Debian's) driven by Playwright."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from core.config import Settings
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEMO_AGENTS = 6  # agents given a live state in Redis, as the dialer would write it
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    password: str
+    settings: Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _agent_states(engine: sa.Engine, redis_url: str) -> None:
+    """Write live agent state with the documented key conventions (see app/live.py)."""
+    import redis
+
+    from app.live import ACTIVE_AGENTS_KEY, AGENT_KEY
+
+    with engine.connect() as conn:
+        agents = conn.execute(sa.text("SELECT id FROM users WHERE role='agent' ORDER BY id LIMIT :n"), {"n": DEMO_AGENTS}).scalars().all()
+        campaign = conn.execute(sa.text("SELECT min(id) FROM campaigns WHERE active")).scalar_one()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    states = ["incall", "incall", "ready", "wrapup", "paused", "ready"]
+    now = time.time()
+    for i, agent_id in enumerate(agents):
+        client.sadd(ACTIVE_AGENTS_KEY, agent_id)
+        client.hset(AGENT_KEY.format(id=agent_id), mapping={
+            "state": states[i % len(states)], "campaign_id": campaign or "", "since": now - 17 * (i + 1)})
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(base_settings: Settings, db_engine: sa.Engine, db_url: str, redis_url: str) -> Iterator[LiveServer]:
+    import redis
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from core.seed import seed
+    from tests.conftest import _truncate_all
+
+    redis.Redis.from_url(redis_url).flushdb()
+    _truncate_all(db_engine)
+    settings = dataclasses.replace(base_settings, database_url=db_url, redis_url=redis_url,
+                                   secret_key="browser-test-secret")
+    seed(db_engine, settings, lead_count=3000, dnc_count=40)
+    _agent_states(db_engine, redis_url)
+    app = create_app(settings)
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="pydialer-web-test", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings.demo_password, settings)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["pydialer"].engine.dispose()
+        redis.Redis.from_url(redis_url).flushdb()
+        _truncate_all(db_engine)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser: object, live_server: LiveServer) -> Iterator[object]:
+    """A fresh browser context (own cookies) whose console errors and page errors are collected
+    in ``page.errors``; a test that ends with any fails."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)  # type: ignore[attr-defined]
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    tab.errors = errors
+    yield tab
+    context.close()

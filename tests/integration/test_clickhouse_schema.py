@@ -1,0 +1,82 @@
+"""Migrations on real engines: in-process chdb and analytics.server over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import clickhouse_connect
+import pytest
+
+from analytics.schema import Migrator, discover, render
+
+TABLES = {"cdr", "agent_states", "dial_decisions", "utterances", "cdr_minute", "cdr_minute_mv", "schema_migrations"}
+
+
+@pytest.fixture(params=["chdb", "http"])
+def admin(request: pytest.FixtureRequest) -> Iterator[tuple[object, str]]:
+    """A client bound to no database, and a database name nobody uses yet (dropped after)."""
+    if request.param == "chdb":
+        client = clickhouse_connect.get_client(interface="chdb", path=str(request.getfixturevalue("ch_engine_path")))
+    else:
+        url = request.getfixturevalue("ch_server")
+        host, port = url.removeprefix("http://").split(":")
+        client = clickhouse_connect.get_client(host=host, port=int(port))
+    name = f"pyd_schema_{uuid.uuid4().hex[:8]}"
+    yield client, name
+    client.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+    client.close()
+
+
+def tables(client: object, db: str) -> set[str]:
+    rows = client.query("SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": db})  # type: ignore[attr-defined]
+    return {r[0] for r in rows.result_rows}
+
+
+def test_up_twice_is_harmless_and_status_tracks_it(admin: tuple[object, str]) -> None:
+    client, db = admin
+    migrator = Migrator(client, db)  # type: ignore[arg-type]
+    assert [m.version for m in migrator.up()] == [m.version for m in discover()]
+    assert migrator.up() == []
+    assert tables(client, db) == TABLES
+    assert all(s.applied and not s.edited for s in migrator.status())
+
+
+def test_every_up_file_applies_twice_without_error_even_without_bookkeeping(admin: tuple[object, str]) -> None:
+    client, db = admin
+    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")  # type: ignore[attr-defined]
+    for _ in range(2):
+        for migration in discover():
+            for statement in render(migration.up_path.read_text(), db):
+                client.command(statement)  # type: ignore[attr-defined]
+    assert tables(client, db) == TABLES - {"schema_migrations"}
+
+
+def test_down_then_up_restores_the_schema(admin: tuple[object, str]) -> None:
+    client, db = admin
+    migrator = Migrator(client, db)  # type: ignore[arg-type]
+    migrator.up()
+    undone = migrator.down(2)
+    assert [m.name for m in undone] == [m.name for m in reversed(discover())][:2]
+    assert "cdr_minute" not in tables(client, db) and "utterances" not in tables(client, db)
+    assert [s.applied for s in migrator.status()][-2:] == [False, False]
+    assert [m.name for m in migrator.up()] == [m.name for m in discover()][-2:]
+    assert tables(client, db) == TABLES
+    migrator.down(len(discover()))
+    assert tables(client, db) == {"schema_migrations"}
+
+
+def test_up_to_a_target_stops_there(admin: tuple[object, str]) -> None:
+    client, db = admin
+    migrator = Migrator(client, db)  # type: ignore[arg-type]
+    assert [m.version for m in migrator.up(target=2)] == [1, 2]
+    assert tables(client, db) == {"cdr", "agent_states", "schema_migrations"}
+
+
+def test_roles_cannot_run_on_chdb(ch_client: object) -> None:
+    # chdb has no access control: the explicit `roles` command is for real servers.
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    migrator = Migrator(ch_client, ch_client.database)  # type: ignore[arg-type, attr-defined]
+    with pytest.raises(DatabaseError, match="ACCESS_DENIED|Not enough privileges"):
+        migrator.roles("a-password")

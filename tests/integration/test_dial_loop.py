@@ -1,0 +1,160 @@
+"""The dialing loop against real PostgreSQL + Redis, with telephony played by the test.
+
+The test publishes call events on ``pyd:events:calls`` exactly as the telephony service does and
+reads the commands the loop sends on ``pyd:commands:telephony``.
+"""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from core import events as ev
+from core.models import CallAttempt, Lead, OutboxMessage
+from dialer.live import LiveState
+from dialer.loop import CampaignLoop, Lease
+from dialer.state import AgentState
+from telephony.streams import COMMANDS_STREAM, EVENTS_STREAM, encode
+from tests.integration.dialer_fixtures import make_agents, make_campaign, make_leads
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def commands(r) -> list[ev.Message]:
+    return [ev.from_dict(json.loads(f["data"])) for _id, f in r.xrange(COMMANDS_STREAM)]
+
+
+@pytest.fixture()
+def rig(db_committed, redis_client):
+    engine = db_committed
+    campaign_id = make_campaign(engine, dial_method="progressive", drop_after_s=2, wrap_up_s=0,
+                                safe_harbor_audio="pydialer/sh-acme")
+    make_leads(engine, campaign_id, 5)
+    clock = Clock()
+    loop = CampaignLoop(campaign_id, engine, redis_client, clock=clock, tick_s=0.01)
+    loop.restore()
+    agents = make_agents(engine, 2)
+    for n, agent in enumerate(agents, start=1):
+        loop.agents.login(agent, campaign_id, extension=f"PJSIP/agent{n:02d}")
+        clock.t += 1
+        loop.agents.ready(agent)
+    return engine, redis_client, loop, clock, campaign_id, agents
+
+
+def publish(r, loop, event_cls, call_id, **kw) -> None:
+    event = event_cls(call_id=call_id, at=datetime.fromtimestamp(loop.clock(), UTC), campaign_id=loop.campaign_id,
+                      **kw)
+    r.xadd(EVENTS_STREAM, encode(event))
+    loop.step(block_ms=1)
+
+
+def test_progressive_call_flow_connect_drop_and_cdrs(rig) -> None:
+    engine, r, loop, clock, campaign_id, (a1, a2) = rig
+    live = LiveState(r)
+    assert loop.tick(clock()) == 2, "progressive: one call per idle agent"
+    originates = [c for c in commands(r) if isinstance(c, ev.OriginateCommand)]
+    assert len(originates) == 2 and all(c.campaign_id == campaign_id for c in originates)
+    assert originates[0].variables["PYDIALER_DROP_AFTER"] == "5"
+    call_a, call_b = originates[0].call_id, originates[1].call_id
+    assert loop.tick(clock()) == 0, "calls in flight are counted: no over-dial"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(CallAttempt)).scalar_one() == 2
+        assert conn.execute(sa.select(sa.func.sum(Lead.attempts))).scalar_one() == 2
+
+    clock.t += 3
+    publish(r, loop, ev.Ringing, call_a)
+    clock.t += 4
+    publish(r, loop, ev.Answered, call_a, channel="PJSIP/trunk-1")
+    [bridge] = [c for c in commands(r) if isinstance(c, ev.BridgeCommand)]
+    assert bridge.call_id == call_a and bridge.agent_endpoint == "PJSIP/agent01", "longest-idle agent (a1)"
+    assert live.agent(a1).state is AgentState.RESERVED
+    clock.t += 0.5
+    publish(r, loop, ev.BridgedToAgent, call_a, agent_endpoint="PJSIP/agent01")
+    assert live.agent(a1).state is AgentState.INCALL
+
+    # The second agent pauses: the next answered call finds nobody and is dropped at drop_after_s.
+    loop.agents.pause(a2, "BREAK")
+    publish(r, loop, ev.Answered, call_b)
+    assert live.calls_by_state(campaign_id)["waiting"][0][0] == call_b
+    clock.t += 1.9
+    loop.step(block_ms=1)
+    assert not [c for c in commands(r) if isinstance(c, ev.PlayCommand)]
+    clock.t += 0.2
+    loop.step(block_ms=1)
+    [play] = [c for c in commands(r) if isinstance(c, ev.PlayCommand)]
+    assert (play.call_id, play.audio, play.safe_harbor) == (call_b, "pydialer/sh-acme", True)
+    publish(r, loop, ev.SafeHarborPlayed, call_b, audio="pydialer/sh-acme")
+
+    clock.t += 30
+    for _ in range(2):  # the hangup is delivered twice
+        publish(r, loop, ev.Hangup, call_a, cause=16)
+        publish(r, loop, ev.Hangup, call_b, cause=16)
+    assert live.agent(a1).state is AgentState.DEAD
+    loop.agents.end_call(a1)
+    loop.agents.disposition(a1, call_a, "SALE")
+    loop.step(block_ms=1)
+    assert live.agent(a1).state is AgentState.READY
+
+    with engine.connect() as conn:
+        rows = {str(r_.call_id): r_ for r_ in conn.execute(sa.select(CallAttempt.__table__)).all()}
+        outbox = conn.execute(sa.select(OutboxMessage.key)).scalars().all()
+    assert rows[call_a].outcome == "human" and rows[call_a].agent_id == a1 and rows[call_a].disposition_code == "SALE"
+    assert rows[call_b].outcome == "abandoned" and rows[call_b].dropped and rows[call_b].safe_harbor_played
+    assert sorted(outbox) == sorted([call_a, call_b]), "one CDR per attempt despite the double hangup"
+    stats = live.stats(campaign_id)
+    assert stats["dials"] >= 2 and stats["humans"] == 2 and stats["abandons"] == 1 and stats["connected"] == 1
+    assert stats["sales"] == 1
+    loop.decisions.flush()
+    assert r.xlen("pyd:events:dial_decisions") > 0
+    decision = json.loads(r.xrange("pyd:events:dial_decisions")[0][1]["data"])
+    assert decision["policy"] == "progressive" and decision["count"] == 2
+
+
+def test_waiting_call_goes_to_the_next_agent_that_frees_up(rig) -> None:
+    engine, r, loop, clock, campaign_id, (a1, a2) = rig
+    loop.tick(clock())
+    call_a, call_b = [c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand)]
+    loop.agents.pause(a2, "BREAK")
+    loop.agents.pause(a1, "BREAK")
+    publish(r, loop, ev.Answered, call_a)
+    clock.t += 1
+    loop.agents.ready(a2)
+    loop.step(block_ms=1)
+    [bridge] = [c for c in commands(r) if isinstance(c, ev.BridgeCommand)]
+    assert (bridge.call_id, bridge.agent_endpoint) == (call_a, "PJSIP/agent02")
+    # The customer hangs up before the bridge: the reservation is released, the agent is ready again.
+    publish(r, loop, ev.Hangup, call_a, cause=16)
+    assert LiveState(r).agent(a2).state is AgentState.READY
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(CallAttempt.outcome).where(CallAttempt.call_id == call_a)).scalar() == "abandoned"
+
+
+def test_originate_failure_and_lease(rig) -> None:
+    engine, r, loop, clock, campaign_id, agents = rig
+    loop.tick(clock())
+    call_a = next(c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand))
+    publish(r, loop, ev.OriginateFailed, call_a, reason=5, reason_txt="Busy")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(CallAttempt.outcome).where(CallAttempt.call_id == call_a)).scalar() == "busy"
+    assert LiveState(r).call(call_a) == {}
+    first, second = Lease(r, campaign_id), Lease(r, campaign_id)
+    assert first.acquire() and not second.acquire()
+    assert first.renew() and not second.renew()
+    first.release()
+    assert second.acquire()
+
+
+def test_garbage_events_are_skipped_not_fatal(rig) -> None:
+    engine, r, loop, clock, campaign_id, agents = rig
+    r.xadd(EVENTS_STREAM, {"data": "not json"})
+    r.xadd(EVENTS_STREAM, {"data": json.dumps({"type": "call.ringing", "v": 1})})
+    r.xadd(EVENTS_STREAM, {"nodata": "x"})
+    loop.step(block_ms=1)
+    assert r.xpending(EVENTS_STREAM, loop.group)["pending"] == 0

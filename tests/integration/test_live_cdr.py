@@ -1,0 +1,151 @@
+"""CDR finalisation: exactly one outbox row per attempt; the relay delivers each CDR once to ClickHouse."""
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.events import Answered, BridgedToAgent, Hangup, OriginateFailed, Ringing
+from core.models import CallAttempt, OutboxMessage
+from dialer import cdr
+from tests.integration.dialer_fixtures import make_attempt, make_campaign
+
+T0 = datetime.now(UTC) + timedelta(minutes=5)  # after the attempts' dialed_at (now)
+
+
+def _outbox(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
+
+
+def test_hangup_delivered_twice_writes_one_outbox_row(db_committed) -> None:
+    engine = db_committed
+    campaign_id = make_campaign(engine)
+    call_id = make_attempt(engine, campaign_id)
+    with engine.begin() as conn:
+        assert cdr.stamp(conn, Ringing(call_id=call_id, at=T0 + timedelta(seconds=2)))
+        assert cdr.stamp(conn, Answered(call_id=call_id, at=T0 + timedelta(seconds=6), channel="PJSIP/x-1"))
+        assert not cdr.stamp(conn, Answered(call_id=call_id, at=T0 + timedelta(seconds=9)))  # re-delivered
+        assert cdr.stamp(conn, BridgedToAgent(call_id=call_id, at=T0 + timedelta(seconds=7), agent_endpoint="a"))
+    hangup = Hangup(call_id=call_id, at=T0 + timedelta(seconds=60), cause=16)
+    for _ in range(2):
+        with engine.begin() as conn:
+            cdr.finalise(conn, hangup.call_id, hangup.at, cause=hangup.cause, cause_txt=hangup.cause_txt)
+    [row] = _outbox(engine)
+    assert (row.topic, row.key, row.delivered_at) == ("cdr", call_id, None)
+    assert row.payload["outcome"] == "human" and row.payload["call_id"] == call_id
+    assert row.payload["answered_at"] == (T0 + timedelta(seconds=6)).isoformat()
+    with engine.connect() as conn:
+        attempt = conn.execute(sa.select(CallAttempt.__table__)).one()
+    assert attempt.ended_at == T0 + timedelta(seconds=60) and attempt.outcome == "human"
+    assert attempt.channel == "PJSIP/x-1" and attempt.hangup_cause == 16
+
+
+def test_concurrent_hangup_consumers_write_one_outbox_row(db_committed) -> None:
+    engine = db_committed
+    campaign_id = make_campaign(engine)
+    calls = [make_attempt(engine, campaign_id) for _ in range(10)]
+    barrier = threading.Barrier(4)
+
+    def consumer() -> None:
+        barrier.wait()
+        for call_id in calls:
+            with engine.begin() as conn:
+                cdr.finalise(conn, call_id, datetime.now(UTC), cause=19)
+
+    threads = [threading.Thread(target=consumer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = _outbox(engine)
+    assert sorted(r.key for r in rows) == sorted(calls)
+    assert {r.payload["outcome"] for r in rows} == {"no_answer"}
+
+
+def test_originate_failure_and_unknown_call(db_committed) -> None:
+    engine = db_committed
+    campaign_id = make_campaign(engine)
+    call_id = make_attempt(engine, campaign_id)
+    with engine.begin() as conn:
+        cdr.finalise_failed(conn, OriginateFailed(call_id=call_id, at=datetime.now(UTC), reason=5, reason_txt="Busy"))
+        assert cdr.finalise(conn, str(uuid.uuid4()), datetime.now(UTC)) is None
+    [row] = _outbox(engine)
+    assert row.payload["outcome"] == "busy"
+
+
+@pytest.fixture(scope="module")
+def ch_cdr(tmp_path_factory):
+    """In-process ClickHouse (chdb, CLICKHOUSE_URL unset) with the analytics schema applied."""
+    from analytics.client import get_client
+    from analytics.schema import Migrator
+    from core.config import Settings
+
+    data_dir = tmp_path_factory.mktemp("ch")
+    settings = Settings.from_env({"PYDIALER_DATA_DIR": str(data_dir)})
+    client = get_client(settings, database="")
+    Migrator(client, "pydialer").up()
+    client.database = "pydialer"
+    yield client
+    client.close()
+
+
+def _ch_count(client, call_ids) -> tuple[int, int]:
+    rows = client.query("SELECT count(), uniqExact(call_id) FROM cdr FINAL WHERE call_id IN {ids:Array(UUID)}",
+                        parameters={"ids": [uuid.UUID(c) for c in call_ids]}).result_rows
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def test_relay_delivers_once_and_survives_a_crash_between_insert_and_commit(db_committed, ch_cdr) -> None:
+    from analytics.cdr import insert_cdrs
+
+    engine = db_committed
+    campaign_id = make_campaign(engine)
+    calls = [make_attempt(engine, campaign_id) for _ in range(7)]
+    for call_id in calls:
+        with engine.begin() as conn:
+            cdr.finalise(conn, call_id, datetime.now(UTC), cause=17)
+
+    def insert(rows):
+        insert_cdrs(ch_cdr, rows)
+
+    # A relay that inserts into ClickHouse, then dies before marking the rows delivered.
+    def insert_then_die(rows):
+        insert(rows)
+        raise RuntimeError("kill -9")
+
+    with pytest.raises(RuntimeError):
+        cdr.relay_cdrs(engine, insert_then_die, batch=5)
+    assert all(r.delivered_at is None for r in _outbox(engine))
+    assert _outbox(engine)[0].attempts == 1 and "kill -9" in _outbox(engine)[0].last_error
+    assert cdr.relay_cdrs(engine, insert, batch=5) == 5
+    assert cdr.relay_cdrs(engine, insert, batch=5) == 2
+    assert cdr.relay_cdrs(engine, insert, batch=5) == 0
+    assert all(r.delivered_at is not None for r in _outbox(engine))
+    assert _ch_count(ch_cdr, calls) == (7, 7), "ClickHouse holds each CDR once despite the re-shipped batch"
+    outcomes = ch_cdr.query("SELECT DISTINCT outcome FROM cdr FINAL WHERE call_id IN {ids:Array(UUID)}",
+                            parameters={"ids": [uuid.UUID(c) for c in calls]}).result_rows
+    assert outcomes == [("busy",)]
+
+
+def test_disposition_after_hangup_updates_the_cdr(db_committed, ch_cdr) -> None:
+    from analytics.cdr import insert_cdrs
+
+    from dialer.agents import PgDispositions
+
+    engine = db_committed
+    campaign_id = make_campaign(engine)
+    call_id = make_attempt(engine, campaign_id)
+    with engine.begin() as conn:
+        cdr.stamp(conn, Answered(call_id=call_id, at=datetime.now(UTC)))
+        cdr.stamp(conn, BridgedToAgent(call_id=call_id, at=datetime.now(UTC), agent_endpoint="PJSIP/agent01"))
+        cdr.finalise(conn, call_id, datetime.now(UTC), cause=16)
+    assert cdr.relay_cdrs(engine, lambda rows: insert_cdrs(ch_cdr, rows)) == 1
+    PgDispositions(engine).record(None, call_id, "SALE", datetime.now(UTC).timestamp() + 1, callback_at=None,
+                                  note=None)
+    assert cdr.relay_cdrs(engine, lambda rows: insert_cdrs(ch_cdr, rows)) == 1
+    rows = ch_cdr.query("SELECT disposition_code, outcome FROM cdr FINAL WHERE call_id = {c:UUID}",
+                        parameters={"c": uuid.UUID(call_id)}).result_rows
+    assert rows == [("SALE", "human")]

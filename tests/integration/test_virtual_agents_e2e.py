@@ -1,0 +1,155 @@
+"""End to end: simulator (AMI/ARI) + telephony service + dialing loop + 3 virtual agents, ~20 s.
+
+Every call attempt must end with exactly one CDR: one finalisation outbox row per attempt, and
+after the relay, one row per call in ClickHouse (chdb, in-process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+import sqlalchemy as sa
+
+from core.config import PbxServer
+from core.models import CallAttempt, OutboxMessage
+from dialer import cdr
+from dialer.live import LiveState
+from dialer.loop import CampaignLoop, Lease
+from dialer.state import AgentState
+from dialer.virtual_agents import Behaviour, VirtualAgents
+from telephony.service import TelephonyService
+from telephony.simulator.testing import running_simulator
+from tests.integration.dialer_fixtures import make_campaign, make_leads
+
+pytestmark = pytest.mark.slow
+
+SCENARIO: dict[str, Any] = {
+    "outcomes": {"answer_prob": 0.6, "machine_prob": 0.15, "fail_prob": 0.15},
+    "timing": {"ring_live_s": {"dist": "uniform", "lo": 5, "hi": 20}, "ring_machine_s": 10.0,
+               "fail_detect_s": 5.0, "no_answer_timeout_s": 40.0,
+               "talk_s": {"dist": "uniform", "lo": 20, "hi": 60}},
+    "amd": {"enabled": False},
+    "sim": {"time_scale": 10, "patience_s": 600, "agent_answer_s": 0.2},
+}
+RUN_S = 20.0
+
+
+class TelephonyThread:
+    def __init__(self, redis_url: str, ami_port: int, ari_port: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stop_event: asyncio.Event | None = None
+        self.server = PbxServer(name="sim1", ami_port=ami_port, ari_url=f"http://127.0.0.1:{ari_port}")
+        self.redis_url = redis_url
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.ready = threading.Event()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            client = aioredis.from_url(self.redis_url)
+            service = TelephonyService([self.server], client, consumer_name="e2e", use_ari=True,
+                                       consumer_options={"block_ms": 50})
+            self.stop_event = asyncio.Event()
+            task = asyncio.create_task(service.run(self.stop_event))
+            await service.connections[0].ami.wait_ready(10)
+            self.ready.set()
+            await task
+            await client.aclose()
+
+        self.loop.run_until_complete(main())
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.ready.wait(15), "telephony service did not log in to the simulator"
+
+    def stop(self) -> None:
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(10)
+
+
+def test_campaign_with_virtual_agents_against_the_simulator(request, db_committed, redis_url, redis_client, tmp_path):
+    params = request.node.callspec.params
+    if params.get("pg_server_url") != params.get("redis_url"):
+        pytest.skip("mixed engine flavours add nothing end to end (both-embedded and both-server run)")
+    engine = db_committed
+    campaign_id = make_campaign(engine, dial_method="ratio", dial_ratio=1.5, drop_after_s=2, wrap_up_s=1,
+                                safe_harbor_audio="pydialer/safe-harbor")
+    make_leads(engine, campaign_id, 40)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    with running_simulator(SCENARIO, seed=3, data_dir=tmp_path / "sim") as sim:
+        tel = TelephonyThread(redis_url, sim.ami_port, sim.ari_port)
+        tel.start()
+        stop = threading.Event()
+        loop = CampaignLoop(campaign_id, engine, r, pbx="sim1")
+        lease = Lease(r, campaign_id)
+        assert lease.acquire()
+        dialer = threading.Thread(target=loop.run, args=(stop, lease), daemon=True)
+        agents = VirtualAgents(campaign_id, 3, engine, r, behaviour=Behaviour(time_scale=10), seed=5)
+        agent_stop = threading.Event()
+        agent_thread = threading.Thread(target=agents.run, args=(agent_stop,), daemon=True)
+        dialer.start()
+        agent_thread.start()
+        time.sleep(RUN_S)
+        # Stop dialing, let the calls in flight finish, then stop everything.
+        loop.settings = replace(loop.settings, active=False)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                open_calls = conn.execute(sa.select(sa.func.count()).select_from(CallAttempt)
+                                          .where(CallAttempt.ended_at.is_(None))).scalar_one()
+            if open_calls == 0:
+                break
+            time.sleep(0.5)
+        agent_stop.set()
+        agent_thread.join(40)
+        stop.set()
+        dialer.join(10)
+        tel.stop()
+
+    live = LiveState(r)
+    with engine.connect() as conn:
+        attempts = conn.execute(sa.select(CallAttempt.__table__)).all()
+        finals = conn.execute(
+            sa.select(OutboxMessage.key, sa.func.count()).where(
+                OutboxMessage.topic == "cdr", ~OutboxMessage.payload.has_key("version"))
+            .group_by(OutboxMessage.key)).all()
+    outcomes = sorted({str(a.outcome) for a in attempts})
+    stats = live.stats(campaign_id)
+    print({"attempts": len(attempts), "outcomes": outcomes, "stats": stats,
+           "dispositions": [a.disposition_code for a in attempts if a.disposition_code]})
+    assert len(attempts) >= 6, "the loop dialed"
+    assert all(a.ended_at is not None for a in attempts), "every attempt ended"
+    assert {k: n for k, n in finals} == {str(a.call_id): 1 for a in attempts}, "one CDR per attempt"
+    assert "human" in outcomes, "some calls reached the virtual agents"
+    assert any(a.disposition_code for a in attempts), "virtual agents dispositioned"
+    assert all(live.agent(a.agent_id).state is AgentState.LOGGED_OUT for a in agents.agents)
+
+    # The relay ships them to ClickHouse: one row per call.
+    from analytics.cdr import insert_cdrs
+    from analytics.client import get_client
+    from analytics.schema import Migrator
+    from core.config import Settings
+
+    client = get_client(Settings.from_env({"PYDIALER_DATA_DIR": str(tmp_path / "ch")}), database="")
+    try:
+        Migrator(client, "pydialer").up()
+        client.database = "pydialer"
+        while cdr.relay_cdrs(engine, lambda rows: insert_cdrs(client, rows), batch=10):
+            pass
+        ids = [uuid.UUID(str(a.call_id)) for a in attempts]
+        total, unique = client.query("SELECT count(), uniqExact(call_id) FROM cdr FINAL WHERE call_id IN {ids:Array(UUID)}",
+                                     parameters={"ids": ids}).result_rows[0]
+        assert (total, unique) == (len(attempts), len(attempts))
+    finally:
+        client.close()
+    r.close()

@@ -1,0 +1,181 @@
+"""The nasty-CSV corpus (tests/fixtures/csv/): every bad row reported with its reason, every valid row
+imported. Storage here is the in-memory LeadStore; tests/integration/test_import_pg.py runs the
+same pipeline into PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from dialer.importer import ImportFileError, MemoryStore, import_file
+from dialer.importer.parse import decode
+
+CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "csv"
+
+
+def run(name: str, **kw: object) -> tuple[MemoryStore, object]:
+    store = kw.pop("store", None) or MemoryStore()
+    report = import_file((CORPUS / name).read_bytes(), store, filename=name, **kw)  # type: ignore[arg-type]
+    return store, report
+
+
+def phones(store: MemoryStore) -> list[str]:
+    return [lead.phone_e164 for lead in store.leads]
+
+
+def issues(report: object) -> list[tuple[int, str | None, str, str]]:
+    return sorted((i.row, i.column, i.severity, i.reason) for i in report.issues)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "names"),
+    [
+        ("utf8_bom.csv", "utf-8-sig", ["Zoë", "José"]),
+        ("utf16_bom.csv", "utf-16", ["Åsa", "Łukasz"]),
+        ("utf16le_nobom.csv", "utf-16-le", ["Chloé"]),
+        ("cp1252.csv", "cp1252", ["Renée", "Müller"]),
+    ],
+)
+def test_encodings_are_detected_and_text_survives(name: str, encoding: str, names: list[str]) -> None:
+    store, report = run(name)
+    assert report.encoding == encoding
+    assert [lead.first_name for lead in store.leads] == names
+    assert report.rejected == 0
+    if encoding == "cp1252":
+        assert any("Windows-1252" in note for note in report.notes)
+        assert store.leads[0].custom_fields == {"notes": "costs 5€"}  # and the ';' delimiter was sniffed
+
+
+def test_binary_file_is_a_clear_error() -> None:
+    with pytest.raises(ImportFileError, match="binary"):
+        run("binary.csv")
+    with pytest.raises(ImportFileError, match="empty"):
+        import_file(b"", MemoryStore())
+    with pytest.raises(ImportFileError, match="legacy .xls"):
+        import_file(b"\xd0\xcf\x11\xe0" + b"\x00" * 100, MemoryStore())
+    with pytest.raises(ImportFileError, match="XLSX"):
+        import_file(b"PK\x03\x04 not really a zip", MemoryStore())
+
+
+def test_ragged_rows_are_reported_and_the_rest_lands() -> None:
+    store, report = run("ragged.csv")
+    assert phones(store) == ["+12125550141", "+12125550144", "+12125550145"]
+    assert issues(report) == [
+        (3, None, "error", "too few fields: 2 instead of 3"),
+        (4, None, "error", "too many fields: 5 instead of 3"),
+        (6, None, "skipped", "empty row"),
+    ]
+    assert report.total_rows == 6 and report.imported == 3 and report.rejected == 2
+
+
+def test_formula_cells_are_stored_as_text_flagged_and_neutralised_on_export() -> None:
+    store, report = run("formula.csv")
+    assert len(store.leads) == 4
+    assert store.leads[0].first_name == "=cmd|' /C calc'!A0"  # stored verbatim, as text
+    flagged = [(i.row, i.column) for i in report.issues if i.severity == "warning"]
+    assert flagged == [(2, "first_name"), (3, "notes"), (5, "first_name")]  # "-5" and "+12" are plain numbers
+    exported = list(csv.reader(io.StringIO(report.to_csv())))
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in exported for cell in row)
+    assert exported[1][4] == "'=cmd|' /C calc'!A0"
+
+
+def test_duplicates_within_the_file_and_against_the_list() -> None:
+    store, report = run("duplicates.csv", store=MemoryStore(existing={"+12125550162": 99}))
+    assert phones(store) == ["+12125550161"]
+    assert issues(report) == [
+        (3, "phone", "error", "duplicate of row 2 in this file"),
+        (4, "phone", "error", "duplicate of row 2 in this file"),
+        (5, "phone", "error", "already in this list (lead 99)"),
+    ]
+
+
+def test_dnc_scrub() -> None:
+    store, report = run("duplicates.csv", store=MemoryStore(dnc={"+12125550161": "global", "+12125550162": "campaign"}))
+    assert phones(store) == []
+    assert [(i.row, i.reason) for i in report.issues if "DNC" in i.reason] == [
+        (2, "on the global DNC list"),
+        (5, "on the campaign DNC list"),
+    ]
+
+
+def test_invalid_and_foreign_numbers() -> None:
+    store, report = run("invalid_foreign.csv")
+    assert phones(store) == ["+12125550171"]
+    reasons = {i.row: i.reason for i in report.issues}
+    assert reasons[2] == "invalid phone number"
+    assert reasons[3] == "invalid phone number"
+    assert reasons[4].startswith("not a phone number")
+    assert reasons[5].startswith("foreign number (+44")
+    assert reasons[6].startswith("foreign number (+33")
+    assert reasons[7] == "phone missing"
+    # The same file into a list that accepts UK and French numbers too.
+    store, report = run("invalid_foreign.csv", allowed_country_codes=frozenset({1, 44, 33}))
+    assert phones(store) == ["+442079460958", "+33123456789", "+12125550171"]
+    assert store.leads[0].tz_candidates == ("Europe/London",)
+
+
+def test_multiline_cells_count_as_one_row() -> None:
+    store, report = run("multiline.csv")
+    assert store.leads[0].custom_fields["notes"] == "line one\nline two"
+    assert [(i.row, i.reason[:18]) for i in report.issues] == [(4, "not a phone number")]
+
+
+def test_mapping_custom_fields_and_time_zone_refinement() -> None:
+    mapping = {"Tel": "phone", "Given": "first_name", "Family": "last_name", "Province": "state", "ZIP": "postal_code",
+               "Junk": "ignore"}
+    store, report = run("mapping.csv", mapping=mapping)
+    first, second = store.leads
+    assert first.custom_fields == {"Account Id": "A-1"}
+    assert "America/Indiana/Indianapolis" in first.tz_candidates
+    assert second.tz_candidates == ("America/Denver",) and second.timezone == "America/Denver"  # El Paso 915 + 79901
+    with pytest.raises(ImportFileError, match="not in the file"):
+        run("mapping.csv", mapping={"Telephone": "phone"})
+    with pytest.raises(ImportFileError, match="unknown lead fields"):
+        run("mapping.csv", mapping={"Tel": "phone", "Given": "nickname"})
+    with pytest.raises(ImportFileError, match="no column is mapped to the phone"):
+        run("mapping.csv", mapping={"Tel": "ignore"})
+
+
+def test_a_10_mb_cell_rejects_its_row_only() -> None:
+    big = "x" * (10 * 1024 * 1024)
+    data = f'phone,notes\n2125550191,ok\n2125550192,"{big}"\n2125550193,also ok\n'.encode()
+    store = MemoryStore()
+    report = import_file(data, store)
+    assert phones(store) == ["+12125550191", "+12125550193"]
+    (issue,) = report.issues
+    assert (issue.row, issue.column) == (3, "notes") and issue.reason.startswith("cell too large (10,485,760")
+
+
+def test_progress_is_reported_per_chunk_and_completes() -> None:
+    rows = "".join(f"2125{i:06d}\n" for i in range(2000, 2250))
+    calls: list[tuple[int, int]] = []
+    store = MemoryStore()
+    report = import_file(("phone\n" + rows).encode(), store, chunk_rows=100, progress=lambda d, t: calls.append((d, t)))
+    assert [d for d, _ in calls] == [100, 200, 250, 250]
+    assert calls[-1] == (250, 250) and report.imported == len(store.leads)
+
+
+def test_xlsx_import_with_numeric_phone_cells() -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["phone", "first_name", "consent"])
+    sheet.append([2125550201, "Num", "yes"])
+    sheet.append(["(212) 555-0202", "Text", "maybe"])
+    sheet.append(["bad", "Bad", "no"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    store = MemoryStore()
+    report = import_file(buffer.getvalue(), store, filename="leads.xlsx")
+    assert phones(store) == ["+12125550201", "+12125550202"]
+    assert [lead.consent_call for lead in store.leads] == [True, None]
+    assert [(i.row, i.severity) for i in report.issues] == [(3, "warning"), (4, "error")]
+
+
+def test_decode_fallbacks() -> None:
+    assert decode("héllo".encode())[1] == "utf-8"
+    assert decode(b"caf\xe9")[:2] == ("café", "cp1252")
+    assert decode(b"\x81\x8d")[1] == "latin-1"

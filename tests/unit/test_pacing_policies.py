@@ -1,0 +1,229 @@
+"""Pacing policies on hand-built observations: progressive, ratio, vicidial-adapt, predictive, the contract."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from dialer.pacing import PacingDecision, PacingObservation, PacingPolicy, make_policy
+from dialer.pacing.vicidial import hhmm_left, next_level, shape_intensity
+
+SETTINGS = {"target_abandon_rate": 0.03, "dial_timeout_s": 25.0, "drop_after_s": 2.0}
+
+
+def obs(now=0.0, logged=10, idle=0, busy=(), ringing=(), waiting=0) -> PacingObservation:
+    return PacingObservation(now, logged, idle, tuple(busy), tuple(ringing), waiting)
+
+
+# ---------------------------------------------------------------- contract
+
+
+@pytest.mark.parametrize("name", ["progressive", "ratio", "vicidial-adapt", "predictive"])
+def test_every_policy_honours_the_contract(name: str) -> None:
+    policy = make_policy(name, **SETTINGS, max_lines_per_agent=3.0)
+    assert isinstance(policy, PacingPolicy)
+    n = policy.calls_to_place(obs(logged=4, idle=4))
+    assert 0 <= n <= 12  # the lines-per-agent setting caps every policy
+    assert isinstance(policy.last_decision, PacingDecision)
+    assert policy.last_decision.count == n
+    policy.on_call_result(1.0, "human", 1.0)
+    policy.on_abandon(2.0)
+    policy.on_agent_released(3.0, 100.0, False)
+    with pytest.raises(ValueError, match="unknown call outcome"):
+        policy.on_call_result(4.0, "busy", 1.0)
+
+
+def test_make_policy_rejects_unknown_names_and_settings() -> None:
+    with pytest.raises(ValueError, match="unknown pacing policy"):
+        make_policy("turbo")
+    with pytest.raises(ValueError, match="bad settings"):
+        make_policy("predictive", warp_factor=9)
+    with pytest.raises(ValueError, match="variant"):
+        make_policy("vicidial-adapt", variant="bogus")
+    with pytest.raises(ValueError):
+        PacingObservation(0.0, 5, -1)
+
+
+# ---------------------------------------------------------------- progressive and ratio
+
+
+def test_progressive_is_idle_agents_minus_calls_in_flight() -> None:
+    p = make_policy("progressive")
+    assert p.calls_to_place(obs(idle=6, ringing=(1.0, 2.0))) == 4
+    assert p.calls_to_place(obs(idle=2, ringing=(1.0, 2.0, 3.0))) == 0  # never negative
+    assert p.calls_to_place(obs(idle=0, busy=(5.0,) * 10, waiting=2)) == 0
+    assert p.last_decision is not None and p.last_decision.raw_count == -2
+
+
+def test_ratio_counts_idle_agents_by_default_and_busy_ones_on_request() -> None:
+    assert make_policy("ratio", ratio=2.0).calls_to_place(obs(idle=5, ringing=(1.0,) * 3)) == 7
+    vici_style = make_policy("ratio", ratio=2.0, count_busy=True)
+    # VICIdial worked example (§1.7): level 2, 10 agents all talking -> 10 new calls
+    assert vici_style.calls_to_place(obs(idle=0, busy=(30.0,) * 10)) == 10
+    with pytest.raises(ValueError):
+        make_policy("ratio", ratio=0.5)
+
+
+# ---------------------------------------------------------------- vicidial-adapt math (§1.6)
+
+
+def test_level_update_is_proportional_to_idle_minus_waiting_per_agent() -> None:
+    assert next_level(1.0, 5, 0, 50) == pytest.approx(1.1)  # p = +10 %
+    assert next_level(2.0, 0, 5, 50) == pytest.approx(1.8)  # p = −10 %
+    assert next_level(2.0, 3, 3, 50) == 2.0  # e = 0: no change
+    assert next_level(2.9, 50, 0, 50) == 3.0  # clamp to adaptive_maximum_level
+    assert next_level(1.05, 0, 10, 50) == 1.0  # floor 1.0
+    assert next_level(2.0, 2, 0, 50, dl_diff_target=-2) == 2.0  # satisfied with two idle agents
+
+
+def test_intensity_shaping_is_asymmetric() -> None:
+    assert shape_intensity(10.0, 20) == pytest.approx(12.0)
+    assert shape_intensity(-10.0, 20) == pytest.approx(-8.0)
+    assert shape_intensity(-10.0, -20) == pytest.approx(-12.0)
+    assert next_level(1.0, 5, 0, 50, intensity=20) == pytest.approx(1.12)
+    assert next_level(2.0, 0, 5, 50, intensity=20) == pytest.approx(1.84)
+
+
+def test_short_term_and_daily_drop_caps() -> None:
+    assert next_level(2.0, 0, 0, 50, calls_last_min=30, drops_last_min=16) == pytest.approx(1.0)
+    assert next_level(2.8, 0, 0, 50, calls_last_min=30, drops_last_min=15) == pytest.approx(2.8)  # not > 50 %
+    over = {"calls_today": 51, "drop_pct_today": 3.5, "drop_limit_pct": 3.0}
+    assert next_level(2.5, 0, 0, 50, variant="hard_limit", **over) == 1.0
+    assert next_level(2.5, 0, 0, 50, variant="average", **over) == pytest.approx(1.25)
+    assert next_level(2.5, 0, 0, 50, variant="hard_limit", calls_today=50, drop_pct_today=9.0) == 2.5  # ≤ 50 calls
+    # TAPERED: HHMM integers, not minutes: 2100 − 1745 = 355 -> × 0.355 (floored at 1.0)
+    assert hhmm_left(2100, 1745) == 355
+    assert next_level(2.5, 0, 0, 50, variant="tapered", now_hhmm=1745, **over) == pytest.approx(1.0)
+    assert next_level(2.9, 0, 0, 50, variant="tapered", latest_hhmm=2100, now_hhmm=1500, **over) == pytest.approx(
+        2.9 * 0.6
+    )
+    assert next_level(2.5, 0, 0, 50, variant="tapered", now_hhmm=900, **over) == 2.5  # ≥ 10 "hours" left
+    assert next_level(2.5, 0, 0, 50, variant="tapered", now_hhmm=2130, **over) == 1.0  # past the end time
+
+
+def test_vicidial_policy_dials_every_2_5_s_and_busy_agents_earn_lines() -> None:
+    p = make_policy("vicidial-adapt", initial_level=2.0)
+    # all 10 agents talking, nothing ringing: goal = round(2 × 10) − 10 calls in progress = 10
+    assert p.calls_to_place(obs(now=0.0, idle=0, busy=(30.0,) * 10)) == 10
+    assert p.calls_to_place(obs(now=1.0, idle=0, busy=(30.0,) * 10)) == 0  # between dialer ticks
+    assert p.last_decision is not None and p.last_decision.capped_by == "tick"
+    ringing = (1.0,) * 10
+    assert p.calls_to_place(obs(now=2.5, idle=0, busy=(30.0,) * 10, ringing=ringing)) == 0
+    assert p.calls_to_place(obs(now=5.0, idle=2, busy=(30.0,) * 8, ringing=(1.0,) * 5)) == 7
+
+
+def test_vicidial_policy_averages_15_samples_and_updates_every_15_s() -> None:
+    p = make_policy("vicidial-adapt")
+    for t in range(15):  # 15 one-second samples of 5 idle out of 50: +10 % per update
+        p.calls_to_place(obs(now=float(t), logged=50, idle=5, busy=(10.0,) * 45))
+    assert p.level == pytest.approx(1.1)  # first update at t=0 (one sample), next at t=15
+    p.calls_to_place(obs(now=15.0, logged=50, idle=5, busy=(10.0,) * 45))
+    assert p.level == pytest.approx(1.21)
+    for t in range(16, 30):  # samples now 0 idle, 5 waiting: the 15-sample mean moves gradually
+        p.calls_to_place(obs(now=float(t), logged=50, idle=0, busy=(10.0,) * 50, waiting=5))
+    p.calls_to_place(obs(now=30.0, logged=50, idle=0, busy=(10.0,) * 50, waiting=5))
+    assert len(p.samples) == 15
+    assert p.level == pytest.approx(1.21 * (1 - 0.1 * 15 / 15), rel=1e-6) or p.level == 1.0
+
+
+def test_vicidial_daily_drop_percentage_resets_at_local_midnight() -> None:
+    p = make_policy("vicidial-adapt", variant="hard_limit", initial_level=3.0, start_hhmm=2330)
+    for i in range(60):
+        p.on_call_result(float(i), "human", 5.0)
+        p.on_abandon(float(i))
+    p.calls_today = 60
+    p.calls_to_place(obs(now=61.0, logged=50, idle=25, busy=(10.0,) * 25))
+    assert p.level == 1.0  # 100 % drops today: hard limit
+    assert p.drops_today == 60
+    p.calls_to_place(obs(now=1900.0, logged=50, idle=25, busy=(10.0,) * 25))  # 00:01:40 local
+    assert p.drops_today == 0 and p.answers_today == 0
+
+
+# ---------------------------------------------------------------- predictive
+
+
+def _trained(answer_p: float, seed: int = 1) -> PacingPolicy:
+    """A predictive policy fed 20 minutes of synthetic results: 8 s rings, 120 s handle times."""
+    rng = random.Random(seed)
+    p = make_policy("predictive", **SETTINGS)
+    t = 0.0
+    for _ in range(4000):
+        t += 0.3
+        u = rng.random()
+        if u < answer_p:
+            p.on_call_result(t, "human", rng.uniform(4.0, 12.0))
+        elif u < answer_p + 0.25:
+            p.on_call_result(t, "machine", rng.uniform(12.0, 22.0))
+        elif u < answer_p + 0.35:
+            p.on_call_result(t, "failed", rng.uniform(1.0, 4.0))
+        else:
+            p.on_call_result(t, "no_answer", 25.0)
+        if rng.random() < 0.1:
+            p.on_agent_released(t, rng.uniform(60.0, 180.0), False)
+    p._now0 = t + 30.0  # type: ignore[attr-defined]
+    return p
+
+
+def test_predictive_learns_the_answer_rate_from_matured_dials() -> None:
+    p = _trained(0.2)
+    p.calls_to_place(obs(now=p._now0, logged=10, idle=10))  # type: ignore[attr-defined]
+    assert p.last_decision is not None
+    assert p.last_decision.estimates["answer_rate"] == pytest.approx(0.2, abs=0.03)
+
+
+def test_predictive_places_nothing_when_calls_wait_and_no_agent_will_free() -> None:
+    p = _trained(0.2)
+    now = p._now0  # type: ignore[attr-defined]
+    n = p.calls_to_place(obs(now=now, logged=10, idle=0, busy=(1.0,) * 10, ringing=(3.0,) * 5, waiting=2))
+    assert n == 0
+    assert p.last_decision is not None and p.last_decision.estimates["est_abandon"] > p.threshold
+
+
+def test_predictive_dials_more_when_answer_rate_is_low() -> None:
+    low, high = _trained(0.08), _trained(0.35)
+    view = {"logged": 10, "idle": 4, "busy": (200.0,) * 6}
+    n_low = low.calls_to_place(obs(now=low._now0, **view))  # type: ignore[attr-defined]
+    n_high = high.calls_to_place(obs(now=high._now0, **view))  # type: ignore[attr-defined]
+    assert n_low > n_high >= 4  # at least one call per idle agent when nothing is in flight
+
+
+def test_predictive_never_returns_a_negative_count() -> None:
+    p = _trained(0.2)
+    rng = random.Random(7)
+    now = p._now0  # type: ignore[attr-defined]
+    for _ in range(300):
+        now += rng.uniform(0.0, 2.0)
+        logged = rng.randint(0, 60)
+        idle = rng.randint(0, logged)
+        waiting = 0 if idle else rng.randint(0, 5)
+        view = obs(
+            now=now,
+            logged=logged,
+            idle=idle,
+            busy=[rng.uniform(0, 600) for _ in range(logged - idle)],
+            ringing=[rng.uniform(0, 25) for _ in range(rng.randint(0, 3 * logged + 1))],
+            waiting=waiting,
+        )
+        assert p.calls_to_place(view) >= 0
+
+
+def test_predictive_threshold_follows_abandons() -> None:
+    p = make_policy("predictive", **SETTINGS)
+    start = p.threshold
+    for i in range(5):
+        p.on_abandon(float(i))
+    assert p.threshold < start
+    for i in range(2000):
+        p.on_call_result(10.0 + i, "human", 8.0)
+    assert p.threshold > start * 0.5
+
+
+def test_amd_evidence_reserves_a_false_positive_allowance() -> None:
+    p = make_policy("predictive", **SETTINGS)
+    before = p.internal_target()
+    p.on_agent_released(5.0, 6.0, True)  # an unscreened machine reached an agent: AMD is in use
+    assert p.internal_target() == pytest.approx(before - 0.01)
+    explicit = make_policy("predictive", **SETTINGS, amd_false_positive_rate=0.0)
+    explicit.on_agent_released(5.0, 6.0, True)
+    assert explicit.internal_target() == pytest.approx(before)
