@@ -50,9 +50,10 @@ _UINTS = {"campaign_id": 2**32, "list_id": 2**32, "lead_id": 2**64, "agent_id": 
 _STRINGS = ("pbx", "uniqueid", "phone_e164", "lead_timezone", "lead_state", "dial_method", "amd_verdict",
             "hangup_cause_txt", "disposition_code", "recording_id")
 _FLAGS = ("dropped", "safe_harbor_played", "is_sale", "is_dnc")
-# Batches read back the stored rows of their call_ids within this margin of their dialed_at
-# range (dialed_at never changes; the margin only absorbs clock rounding).
-_LOOKUP_MARGIN = timedelta(days=1)
+# Batches read back the stored rows of their call_ids by (campaign_id, dialed_at range): the
+# sorting key, so only the granules of the batch's campaigns and minutes are read. Both never
+# change for a call attempt; the margin only absorbs millisecond rounding.
+_LOOKUP_MARGIN = timedelta(seconds=1)
 
 
 def _when(value: Any, name: str, errors: dict[str, str]) -> datetime | None:
@@ -160,27 +161,41 @@ class InsertResult:
 
 
 def _current_rows(client: Client, table: str, rows: Sequence[Mapping[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The stored, not-cancelled row of the highest version for each call_id of ``rows``."""
+    """The stored, not-cancelled row of the highest version for each call_id of ``rows``.
+
+    Two steps: the (call_id, version, net sign) of every stored row -- cheap, and all a plain
+    redelivery needs -- then the full rows only for the versions that a newer CDR will cancel.
+    """
     lo = min(r["dialed_at"] for r in rows) - _LOOKUP_MARGIN
     hi = max(r["dialed_at"] for r in rows) + _LOOKUP_MARGIN
-    result = client.query(
-        f"SELECT {', '.join(CDR_COLUMNS)} FROM {table} "
-        "WHERE dialed_at BETWEEN {lo:DateTime64(3, 'UTC')} AND {hi:DateTime64(3, 'UTC')} "
-        "AND call_id IN {ids:Array(UUID)}",
-        parameters={"lo": lo, "hi": hi, "ids": [str(r["call_id"]) for r in rows]},
+    campaigns = sorted({r["campaign_id"] for r in rows})
+    window = (
+        "campaign_id IN {campaigns:Array(UInt32)} "
+        "AND dialed_at BETWEEN {lo:DateTime64(3, 'UTC')} AND {hi:DateTime64(3, 'UTC')}"
     )
-    net: dict[tuple[uuid.UUID, int], int] = {}
-    sample: dict[tuple[uuid.UUID, int], dict[str, Any]] = {}
-    for values in result.result_rows:
-        stored = dict(zip(CDR_COLUMNS, values, strict=True))
-        key = (stored["call_id"], stored["version"])
-        net[key] = net.get(key, 0) + stored["sign"]
-        if stored["sign"] > 0:
-            sample[key] = stored
-    current: dict[uuid.UUID, dict[str, Any]] = {}
-    for (call_id, version), total in net.items():
-        if total > 0 and (call_id not in current or version > current[call_id]["version"]):
-            current[call_id] = sample[(call_id, version)]
+    states = client.query(
+        f"SELECT call_id, version, sum(sign) FROM {table} WHERE {window} AND call_id IN {{ids:Array(UUID)}} "
+        "GROUP BY call_id, version HAVING sum(sign) > 0",
+        parameters={"campaigns": campaigns, "lo": lo, "hi": hi, "ids": [str(r["call_id"]) for r in rows]},
+    ).result_rows
+    latest: dict[uuid.UUID, int] = {}
+    for call_id, version, _net in states:
+        if version > latest.get(call_id, -1):
+            latest[call_id] = version
+    incoming = {r["call_id"]: r["version"] for r in rows}
+    to_cancel = [(c, v) for c, v in latest.items() if incoming.get(c, -1) > v]
+    current: dict[uuid.UUID, dict[str, Any]] = {c: {"call_id": c, "version": v} for c, v in latest.items()}
+    if to_cancel:
+        full = client.query(
+            f"SELECT {', '.join(CDR_COLUMNS)} FROM {table} WHERE {window} AND call_id IN {{ids:Array(UUID)}} "
+            "AND sign = 1 ORDER BY version DESC LIMIT 1 BY call_id, version",
+            parameters={"campaigns": campaigns, "lo": lo, "hi": hi, "ids": [str(c) for c, _ in to_cancel]},
+        ).result_rows
+        wanted = set(to_cancel)
+        for values in full:
+            stored = dict(zip(CDR_COLUMNS, values, strict=True))
+            if (stored["call_id"], stored["version"]) in wanted:
+                current[stored["call_id"]] = stored
     return current
 
 

@@ -87,6 +87,10 @@ def get_client(
         assert settings.clickhouse_url is not None
         kwargs = parse_clickhouse_url(settings.clickhouse_url)
         kwargs.pop("database", None)
+        # No HTTP session: one client may then serve many threads (gunicorn, Celery); with a
+        # session clickhouse-connect refuses concurrent queries. SET does not persist across
+        # calls: pass settings= per call or to get_client(settings={...}) instead.
+        kwargs.setdefault("autogenerate_session_id", False)
         kwargs.update(overrides)
         try:
             client = clickhouse_connect.get_client(**kwargs)

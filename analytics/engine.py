@@ -37,6 +37,10 @@ _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RAW_LITERAL = re.compile(r"^(-?\d+(\.\d+)?|true|false)$", re.IGNORECASE)
 _CODE = re.compile(r"\bCode:\s*(\d+)")
 
+# Limits of the read-only profile that its user may not override in a statement.
+_READONLY_LOCKED = frozenset({"max_execution_time", "max_memory_usage", "max_result_rows", "max_rows_to_read",
+                              "max_bytes_to_read", "timeout_overflow_mode", "result_overflow_mode", "read_overflow_mode"})
+
 # ClickHouse error codes the engine raises itself (src/Common/ErrorCodes.cpp).
 SYNTAX_ERROR = 62
 UNKNOWN_DATABASE = 81
@@ -140,7 +144,7 @@ class ChdbEngine:
             raise QueryError.make(SYNTAX_ERROR, "SYNTAX_ERROR", "Empty query")
         handle = self._ro if stmt.readonly else self._rw
         if stmt.readonly:
-            self._check_readonly(sql, keyword)
+            self._check_readonly(sql, keyword, stmt.readonly_user)
         with self._lock:
             session = self._session(stmt)
             database = stmt.database or (session.database if session else None) or "default"
@@ -162,8 +166,9 @@ class ChdbEngine:
                 return self._run_insert(handle, insert)
             fmt = sqltext.output_format(sql) or stmt.default_format
             result = self._query(handle, sql, stmt.default_format, stmt.params)
-            produces = keyword in sqltext.READ_KEYWORDS or bool(result.bytes())
-            return Outcome(result.bytes() or b"", fmt if produces else None, _summary(result))
+            body = result.bytes() or b""
+            produces = keyword in sqltext.READ_KEYWORDS or bool(body)
+            return Outcome(body, fmt if produces else None, _summary(result))
 
     def close(self) -> None:
         with self._lock:
@@ -176,9 +181,15 @@ class ChdbEngine:
     # ---- helpers -------------------------------------------------------------------------
 
     @staticmethod
-    def _check_readonly(sql: bytes, keyword: str) -> None:
+    def _check_readonly(sql: bytes, keyword: str, readonly_user: bool) -> None:
         if keyword not in sqltext.READ_KEYWORDS and keyword not in ("SET", "USE"):
             raise QueryError.make(READONLY, "READONLY", f"Cannot execute query in readonly mode ({keyword})")
+        if not readonly_user:
+            return  # a full-access user's GET or readonly=1 request: only writes are refused
+        locked = {t.word.lower() for t in sqltext.tokens(sql)} & _READONLY_LOCKED
+        if locked:
+            # Settings a SETTINGS clause or SET could raise: the limits of the read-only profile.
+            raise QueryError.make(ACCESS_DENIED, "ACCESS_DENIED", f"read-only user may not change {', '.join(sorted(locked))}")
         reaching = sqltext.external_table_functions(sql)
         if reaching:
             names = ", ".join(sorted(reaching))

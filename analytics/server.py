@@ -34,6 +34,12 @@ import gzip
 import hmac
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -157,7 +163,11 @@ class ClickHouseHttp:
 
     def app(self, client_max_size: int = 1 << 30) -> web.Application:
         # auto_decompress off: the body's Content-Encoding is ours to undo (aiohttp knows no lz4).
-        app = web.Application(client_max_size=client_max_size, handler_args={"auto_decompress": False})
+        # Long URLs are normal (bind parameters ride in them): ClickHouse accepts 1 MiB.
+        app = web.Application(
+            client_max_size=client_max_size,
+            handler_args={"auto_decompress": False, "max_line_size": 1 << 20, "max_field_size": 1 << 16},
+        )
         app.router.add_route("GET", "/ping", self.ping)
         app.router.add_route("HEAD", "/ping", self.ping)
         app.router.add_route("*", "/", self.handle)
@@ -212,6 +222,15 @@ class ClickHouseHttp:
 
     async def _statement(self, request: web.Request) -> Statement | None:
         params: dict[str, str] = dict(request.query)
+        # Authenticate before reading (let alone decompressing) a body of up to client_max_size.
+        user, password = _credentials(request, params)
+        readonly_user = self.users.authenticate(user, password)
+        if readonly_user is None:
+            raise QueryError.make(
+                AUTHENTICATION_FAILED,
+                "AUTHENTICATION_FAILED",
+                f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
+            )
         body = b""
         if request.content_type == "multipart/form-data":
             reader = await request.multipart()
@@ -222,14 +241,6 @@ class ClickHouseHttp:
                 params[name] = (await part.read()).decode()  # type: ignore[union-attr]
         elif request.can_read_body:
             body = _decompress(await request.read(), request.headers.get("Content-Encoding", ""))
-        user, password = _credentials(request, params)
-        readonly_user = self.users.authenticate(user, password)
-        if readonly_user is None:
-            raise QueryError.make(
-                AUTHENTICATION_FAILED,
-                "AUTHENTICATION_FAILED",
-                f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
-            )
         if params.get("decompress") in ("1", "true"):
             raise QueryError.make(NOT_IMPLEMENTED, "NOT_IMPLEMENTED", "decompress=1 (native compression) is not supported")
         query = params.get("query", "").encode()
@@ -238,14 +249,16 @@ class ClickHouseHttp:
         # data intact: it starts right after the first line break following the format name.
         sql = query.rstrip() + b"\n" + body if query and body else query or body
         if not sql.strip():
-            return None if request.method == "GET" else self._empty_query()
+            if request.method == "GET":
+                return None  # GET / without a query is a health check in ClickHouse too
+            raise QueryError.make(62, "SYNTAX_ERROR", "Empty query")
         settings = {k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and not k.startswith("param_")}
         readonly = readonly_user or request.method == "GET" or params.get("readonly", "0") not in ("0", "")
         database = params.get("database") or request.headers.get("X-ClickHouse-Database") or None
         try:
             session_timeout = float(params.get("session_timeout", "60"))
         except ValueError as exc:
-            raise QueryError.make(115, "INVALID_SESSION_TIMEOUT", "session_timeout must be a number") from exc
+            raise QueryError.make(374, "INVALID_SESSION_TIMEOUT", "session_timeout must be a number") from exc
         return Statement(
             sql=sql,
             readonly=readonly,
@@ -259,9 +272,45 @@ class ClickHouseHttp:
             session_check=params.get("session_check") in ("1", "true"),
         )
 
-    @staticmethod
-    def _empty_query() -> Statement:
-        raise QueryError.make(62, "SYNTAX_ERROR", "Empty query")
+
+def start_subprocess(
+    data_dir: Path, *args: str, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``python -m analytics.server`` owning ``data_dir/clickhouse``; return (process, URL).
+
+    For supervisors and tests. ``port=0`` picks a free port. Output goes to
+    ``data_dir/clickhouse-server.log``. Raises EngineError if ``/ping`` does not answer in time.
+    """
+    from core.exceptions import EngineError
+
+    if not port:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "clickhouse-server.log"
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYDIALER_DATA_DIR": str(data_dir)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
+    env.pop("CLICKHOUSE_URL", None)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "analytics.server", "--host", host, "--port", str(port), *args],
+            cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EngineError(f"analytics.server exited ({proc.returncode}): {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=1) as resp:
+                if resp.read() == b"Ok.\n":
+                    return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise EngineError(f"analytics.server did not answer /ping within {timeout_s}s: {log_path.read_text()[-2000:]}")
 
 
 def _read_secret(path: str | None) -> str:

@@ -166,8 +166,12 @@ T = TypeVar("T")
 
 
 class TtlCache(Generic[T]):
-    """One value recomputed at most every ``ttl_s`` seconds; concurrent callers wait for one
-    refresh instead of all querying. A failed refresh is not cached (the next call retries)."""
+    """One value recomputed at most every ``ttl_s`` seconds.
+
+    Only one caller computes at a time. While it does, the others get the previous (stale)
+    value at once instead of queueing behind it; only the very first computation makes callers
+    wait. A failed refresh is not cached: the next call retries.
+    """
 
     def __init__(self, compute: Callable[[], T], ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._compute = compute
@@ -177,13 +181,25 @@ class TtlCache(Generic[T]):
         self._value: T | None = None
         self._at: float | None = None
 
+    def _fresh(self, now: float) -> bool:
+        return self._at is not None and now - self._at < self._ttl_s
+
     def get(self) -> T:
-        with self._lock:
+        if self._fresh(self._clock()):
+            return self._value  # type: ignore[return-value]
+        if self._at is not None:
+            if not self._lock.acquire(blocking=False):
+                return self._value  # type: ignore[return-value]  # someone is refreshing: serve stale
+        else:
+            self._lock.acquire()
+        try:
             now = self._clock()
-            if self._at is None or now - self._at >= self._ttl_s:
+            if not self._fresh(now):
                 self._value = self._compute()
                 self._at = now
             return self._value  # type: ignore[return-value]
+        finally:
+            self._lock.release()
 
 
 # --- one refresh of the page ------------------------------------------------------------------

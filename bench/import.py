@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dnc", type=int, default=100_000)
     parser.add_argument("--skip-db", action="store_true")
+    parser.add_argument("--workers", type=int, default=0, help="normalising processes (default: all cores)")
     args = parser.parse_args()
     VAR.mkdir(parents=True, exist_ok=True)
     path = VAR / f"import_{args.rows}.csv"
@@ -109,8 +110,14 @@ def main() -> None:
     data = path.read_bytes()
     result: dict[str, object] = {"rows": args.rows, "file_mb": round(len(data) / 1e6, 1), "cpus": os.cpu_count()}
 
-    started = time.perf_counter()
+    workers = args.workers or os.cpu_count() or 1
+    result["workers"] = workers
+    started, cpu = time.perf_counter(), time.process_time()
     report = import_file(data, MemoryStore())
+    result["pipeline_1proc_s"] = round(time.perf_counter() - started, 2)
+    result["pipeline_1proc_cpu_s"] = round(time.process_time() - cpu, 2)
+    started = time.perf_counter()
+    report = import_file(data, MemoryStore(), workers=workers)
     result["pipeline_s"] = round(time.perf_counter() - started, 2)
     result["pipeline_rows_per_s"] = int(args.rows / result["pipeline_s"])  # type: ignore[operator]
     result["pipeline_summary"] = {k: v for k, v in report.summary().items() if k != "notes"}
@@ -129,7 +136,7 @@ def main() -> None:
                          {"p": dnc + extra})
             result["dnc_entries"] = conn.execute(sa.text("SELECT count(*) FROM dnc_entries")).scalar_one()
         started = time.perf_counter()
-        db_report = import_into_list(engine, list_id, data, filename=path.name)
+        db_report = import_into_list(engine, list_id, data, filename=path.name, workers=workers)
         result["total_s"] = round(time.perf_counter() - started, 2)
         result["total_rows_per_s"] = int(args.rows / result["total_s"])  # type: ignore[operator]
         with engine.connect() as conn:
@@ -137,8 +144,9 @@ def main() -> None:
         result["db_summary"] = {k: v for k, v in db_report.summary().items() if k != "notes"}
         result["target_s"] = 60
         result["meets_target"] = result["total_s"] <= 60  # type: ignore[operator]
+        result["load_average_1m"] = round(os.getloadavg()[0], 1)  # other processes share these cores
         engine.dispose()
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", help="comma-separated ids (default: all SC*.json)")
     ap.add_argument("--algorithms", help="comma-separated (default: all four)")
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--progress", action="store_true", help="one line per finished run on stderr")
     args = ap.parse_args(argv)
     files = sorted(SCENARIO_DIR.glob("SC*.json"), key=lambda p: int(p.stem[2:]))
     wanted = set(args.scenarios.split(",")) if args.scenarios else None
@@ -85,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         for fut in as_completed(futures):
             r = fut.result()
             results.setdefault((r.scenario, r.algorithm), []).append(r)
+            if args.progress:
+                m = aggregate(next(sc for sc in scenarios if sc.id == r.scenario), [r])
+                print(
+                    f"[{time.perf_counter() - started:6.0f}s] {r.scenario} {r.algorithm} seed {r.seed}: "
+                    f"util {100 * m['talk_utilization']:.2f} abandon {100 * m['abandon_rate']:.2f} "
+                    f"worst15 {100 * (m['worst_15min_abandon'] or 0):.1f} run {r.wall_s:.0f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     wall = time.perf_counter() - started
     rows = []
     for sc in scenarios:

@@ -73,6 +73,7 @@ async def load(ami_port: int, ari_port: int, rate: float, duration: float, pid: 
 
     reader_task = asyncio.create_task(read())
     cpu0 = cpu_seconds(pid)
+    sent0 = (await asyncio.to_thread(stats, ari_port))["ami"]["events_sent"]
     peak = 0
     t0 = time.monotonic()
     sent = 0
@@ -94,6 +95,7 @@ async def load(ami_port: int, ari_port: int, rate: float, duration: float, pid: 
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(pid) - cpu0
     resp_at_end = counts["originate_responses"]
+    events_at_end, bytes_at_end = counts["events"], counts["bytes"]
     s = await asyncio.to_thread(stats, ari_port)
     # Every call resolves within the 6 s no-answer timeout: if the simulator kept up, all
     # OriginateResponses arrive within ~6 s of the last send.
@@ -112,8 +114,9 @@ async def load(ami_port: int, ari_port: int, rate: float, duration: float, pid: 
         "last_response_after_last_send_s": round(drain_s, 2),
         "answered_share": round(counts["success"] / max(counts["originate_responses"], 1), 3),
         "max_concurrent_channels": max(peak, s["peak_channels"]),
-        "events_received_per_s": round(counts["events"] / elapsed, 1),
-        "ami_mbytes_per_s": round(counts["bytes"] / elapsed / 1e6, 2),
+        "events_received_per_s": round(events_at_end / elapsed, 1),
+        "ami_events_sent_per_s": round((s["ami"]["events_sent"] - sent0) / elapsed, 1),
+        "ami_mbytes_per_s": round(bytes_at_end / elapsed / 1e6, 2),
         "simulator_loop_lag_ms": s["loop_lag_ms"],
         "simulator_cpu_share_of_one_core": round(cpu / elapsed, 3),
         "machine_load_avg_1m": os.getloadavg()[0],

@@ -2,12 +2,16 @@
 
 The schema itself is owned by the Alembic migrations in ``sql/postgres/versions``; these models
 must describe exactly what the migrations build (``tests/integration/test_schema_migrations.py``
-runs ``alembic.autogenerate.compare_metadata`` and fails on any difference).
+runs ``alembic.autogenerate.compare_metadata`` and fails on any difference; CHECK constraints and
+partial-index predicates, which that comparison ignores, are checked by name in
+``test_schema_dialing.py``). Triggers exist only in the migrations: the audit log's append-only
+guard (0001) and ``updated_at`` stamping on raw-SQL updates (0004).
 
 Enumerations are ``text`` columns with ``CHECK`` constraints rather than PostgreSQL ``ENUM``
 types: adding a value is then one ``ALTER TABLE ... CHECK`` in a migration instead of an
 ``ALTER TYPE`` that cannot run inside a transaction block on older servers. The allowed values
-are the module-level tuples below, so Python code validates against the same list.
+are module-level tuples (``ROLES``, ``DIAL_METHODS``, ``CALL_OUTCOMES``, ``AGENT_STATES`` ...,
+all importable from here), so Python code validates against the same lists.
 
 The dialing tables (campaigns, lists, leads, DNC, call attempts ...) live in
 :mod:`core.models_dialing` and the agent/AI/ops tables in :mod:`core.models_ops`; both are

@@ -21,7 +21,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -247,7 +247,9 @@ def _get_or_create(session: Session, model: type, created: dict[str, int], key: 
     return obj
 
 
-def _seed_users(session: Session, settings: Settings, teams: list[Team], created: dict[str, int]) -> list[str]:
+def _seed_users(
+    session: Session, settings: Settings, teams: list[Team], created: dict[str, int], hasher: Callable[[str], str]
+) -> list[str]:
     wanted: list[tuple[str, str, str, Team | None]] = [
         ("admin", "Ada Admin", "admin", None),
         ("manager", "Morgan Manager", "manager", None),
@@ -261,7 +263,7 @@ def _seed_users(session: Session, settings: Settings, teams: list[Team], created
     missing = [w for w in wanted if w[0] not in existing]
     # Argon2 is deliberately slow (~0.1-0.3 s per hash); argon2-cffi releases the GIL.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        hashes = list(pool.map(lambda _w: hash_password(settings.demo_password), missing))
+        hashes = list(pool.map(lambda _w: hasher(settings.demo_password), missing))
     for (username, full_name, role, team), pw_hash in zip(missing, hashes, strict=True):
         session.add(User(username=username, full_name=full_name, role=role, team=team, password_hash=pw_hash))
     session.flush()
@@ -340,8 +342,19 @@ def _count(session: Session, table: str) -> int:
     return int(session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())  # our own table names
 
 
-def seed(engine: sa.Engine, settings: Settings, *, lead_count: int = LEAD_COUNT, dnc_count: int = DNC_COUNT) -> dict[str, Any]:
-    """Seed the demo data (idempotently) and return a summary: what was created, totals, logins."""
+def seed(
+    engine: sa.Engine,
+    settings: Settings,
+    *,
+    lead_count: int = LEAD_COUNT,
+    dnc_count: int = DNC_COUNT,
+    hasher: Callable[[str], str] = hash_password,
+) -> dict[str, Any]:
+    """Seed the demo data (idempotently) and return a summary: what was created, totals, logins.
+
+    ``hasher`` exists for tests that seed often: Argon2 with production parameters costs ~0.3 s
+    per user. Hashes from any Argon2 parameters verify with :func:`core.passwords.verify_password`.
+    """
     started = time.monotonic()
     created: dict[str, int] = {}
     timings: dict[str, float] = {}
@@ -356,7 +369,7 @@ def seed(engine: sa.Engine, settings: Settings, *, lead_count: int = LEAD_COUNT,
     with Session(engine) as session, session.begin():
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
         teams = [_get_or_create(session, Team, created, {"name": name}) for name in TEAMS]
-        usernames = _seed_users(session, settings, teams, created)
+        usernames = _seed_users(session, settings, teams, created, hasher)
         lap("users_s")
         lists = _seed_campaign_settings(session, created)
         list_ids = [lst.id for lst in lists]

@@ -24,6 +24,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 import sqlalchemy as sa
@@ -142,7 +143,7 @@ class RedisAbandonCounts:
     """
 
     def __init__(self, client: redis.Redis) -> None:
-        self.r = client
+        self.r: Any = client
 
     def record(self, campaign_id: int, now: float, *, answers: int = 0, abandons: int = 0, amd_fp: int = 0) -> None:
         key = _bucket_key(campaign_id, _day(now))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -94,7 +94,7 @@ class PgAgentStore:
                          .values(ended_at=sa.func.greatest(AgentSession.started_at, at)))
 
     @staticmethod
-    def _close_intervals(conn: sa.Connection, session_ids: list[int], at: datetime) -> None:
+    def _close_intervals(conn: sa.Connection, session_ids: Sequence[int], at: datetime) -> None:
         conn.execute(
             sa.update(AgentStateInterval)
             .where(AgentStateInterval.session_id.in_(session_ids), AgentStateInterval.ended_at.is_(None))
@@ -102,19 +102,33 @@ class PgAgentStore:
         )
 
     def record(self, change: AgentChange, now: float) -> None:
+        """Close the open interval and open the next one, at the transition's own time.
+
+        The dialing loop and the agent page write for the same agent concurrently, so the
+        session row is locked first (one writer per session at a time), and a transition that
+        reaches PostgreSQL after a later one is slotted in before it instead of reopening the past.
+        """
         if not change.state_changed:
             return
         before, after = change.before, change.after
         session = after.session_id or before.session_id
         if session is None or not session.isdigit():
             return
-        at = _ts(now)
+        sid = int(session)
+        at = _ts(after.since or now)
+        i = AgentStateInterval
         with self.engine.begin() as conn:
-            self._close_intervals(conn, [int(session)], at)
+            conn.execute(sa.select(AgentSession.id).where(AgentSession.id == sid).with_for_update())
+            later = conn.execute(sa.select(sa.func.min(i.started_at)).where(i.session_id == sid, i.started_at > at)).scalar()
+            if later is None:
+                self._close_intervals(conn, [sid], at)
+            else:
+                conn.execute(sa.update(i).where(i.session_id == sid, i.started_at <= at,
+                                                sa.or_(i.ended_at.is_(None), i.ended_at > at)).values(ended_at=at))
             if after.state is not AgentState.LOGGED_OUT:
-                conn.execute(sa.insert(AgentStateInterval).values(
-                    session_id=int(session), user_id=after.agent_id, campaign_id=after.campaign_id,
-                    state=after.state.value, started_at=at,
+                conn.execute(sa.insert(i).values(
+                    session_id=sid, user_id=after.agent_id, campaign_id=after.campaign_id,
+                    state=after.state.value, started_at=at, ended_at=later,
                     # the schema allows a pause code only on a paused interval (pause_after_call
                     # keeps the code on the snapshot while the agent is still busy)
                     pause_code=after.pause_code if after.state is AgentState.PAUSED else None,
@@ -145,7 +159,7 @@ class PgDispositions:
                 # The CDR already left with its hangup: ship the corrected row. ``version`` (now, in
                 # microseconds) is newer than the first delivery's, so ClickHouse replaces it.
                 conn.execute(sa.insert(OutboxMessage).values(
-                    topic=CDR_TOPIC, key=call_id, payload={**cdr_payload(row), "version": int(now * 1_000_000)}))
+                    topic=CDR_TOPIC, key=call_id, payload={**cdr_payload(dict(row)), "version": int(now * 1_000_000)}))
             if row["lead_id"] is None:
                 return
             conn.execute(sa.update(Lead).where(Lead.id == row["lead_id"]).values(status=code))
@@ -172,6 +186,7 @@ class AgentService:
         wrap_up_s: Callable[[int], float] = lambda _campaign_id: 0.0,
         sale_codes: Collection[str] = ("SALE",),
         clock: Callable[[], float] = time.time,
+        hangup: Callable[[str], None] | None = None,
     ) -> None:
         self.live = live
         self.store = store or NoStore()
@@ -179,6 +194,7 @@ class AgentService:
         self.wrap_up_s = wrap_up_s
         self.sale_codes = frozenset(sale_codes)
         self.clock = clock
+        self.hangup = hangup  # e.g. dialer.loop_commands.StreamCommands(r).hangup
 
     def _apply(self, agent_id: int, fn: Callable[[AgentSnapshot, float], AgentSnapshot], reason: str,
                **extra: str) -> AgentSnapshot:
@@ -220,7 +236,12 @@ class AgentService:
             wrap = self.wrap_up_s(s.campaign_id) if s.campaign_id is not None else 0.0
             return st.end_call(s, now, wrap_up_s=wrap)
 
-        return self._apply(agent_id, fn, "end_call")
+        after = self._apply(agent_id, fn, "end_call")
+        before = self.live.r.hget(f"pyd:call:{after.call_id}", "state") if after.call_id else None
+        if self.hangup is not None and after.call_id and before is not None:
+            # The agent hung up on a customer who is still there (the call is still in flight).
+            self.hangup(after.call_id)
+        return after
 
     def disposition(self, agent_id: int, call_id: str, code: str, *, callback_at: datetime | None = None,
                     note: str | None = None) -> AgentSnapshot:

@@ -104,7 +104,7 @@ class StateRule:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: per-day windows are cached per policy object
 class CallingPolicy:
     weekly: Weekly = ALL_WEEK_FEDERAL
     baseline: Window | None = FEDERAL_WINDOW
@@ -183,15 +183,25 @@ def _to_utc(local_day: date, minute: int, tz: ZoneInfo, *, is_start: bool) -> da
     return max(first, second) if is_start else min(first, second)
 
 
+@lru_cache(maxsize=65536)
+def _day_interval(policy: CallingPolicy, zone_name: str, state: str | None, day: date) -> Interval | None:
+    """The UTC interval of ``day``'s local window in ``zone_name`` (cached: leads share zones and days)."""
+    tz = zone(zone_name)
+    window = local_window(policy, state, day) if tz is not None else None
+    if tz is None or window is None:
+        return None
+    lo, hi = _to_utc(day, window.start, tz, is_start=True), _to_utc(day, window.end, tz, is_start=False)
+    return (lo, hi) if lo < hi else None
+
+
 def _zone_intervals(policy: CallingPolicy, tz: ZoneInfo, state: str | None, start: datetime, end: datetime) -> list[Interval]:
     out: list[Interval] = []
     day = start.astimezone(tz).date() - timedelta(days=1)
     last = end.astimezone(tz).date() + timedelta(days=1)
     while day <= last:
-        window = local_window(policy, state, day)
-        if window is not None:
-            lo = max(_to_utc(day, window.start, tz, is_start=True), start)
-            hi = min(_to_utc(day, window.end, tz, is_start=False), end)
+        interval = _day_interval(policy, tz.key, state, day)
+        if interval is not None:
+            lo, hi = max(interval[0], start), min(interval[1], end)
             if lo < hi:
                 out.append((lo, hi))
         day += timedelta(days=1)
@@ -239,12 +249,13 @@ def next_open(policy: CallingPolicy, zones: Iterable[str], state: str | None, no
         return None
     if is_open(policy, zones, state, now):
         return now
-    cursor = now
+    cursor, chunk = now, timedelta(days=1)
     while cursor < now + SEARCH_HORIZON:
-        intervals = open_intervals(policy, zones, state, cursor, cursor + _CHUNK)
+        intervals = open_intervals(policy, zones, state, cursor, cursor + chunk)
         if intervals:
             return intervals[0][0]
-        cursor += _CHUNK
+        cursor += chunk
+        chunk = min(chunk * 2, _CHUNK)
     return None
 
 
@@ -264,10 +275,13 @@ def add_calling_seconds(
         return None
     remaining = timedelta(seconds=seconds)
     cursor = start
+    # Growing chunks: most recycle delays (minutes to hours) finish inside the first day.
+    chunk = timedelta(days=1)
     while cursor < start + SEARCH_HORIZON:
-        for lo, hi in open_intervals(policy, zones, state, cursor, cursor + _CHUNK):
+        for lo, hi in open_intervals(policy, zones, state, cursor, cursor + chunk):
             if hi - lo >= remaining:
                 return lo + remaining
             remaining -= hi - lo
-        cursor += _CHUNK
+        cursor += chunk
+        chunk = min(chunk * 2, _CHUNK)
     return None

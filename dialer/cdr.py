@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from core.config import Settings
 from core.events import (
     AmdHuman,
     AmdMachine,
@@ -165,7 +166,7 @@ def finalise(
     Use inside ``engine.begin()``: the row lock (SELECT ... FOR UPDATE) serialises two consumers
     handling the same hangup; the second sees ``ended_at`` set and returns None.
     """
-    table = CallAttempt.__table__
+    table: sa.Table = CallAttempt.__table__  # type: ignore[assignment]
     row = conn.execute(
         sa.select(table).where(table.c.call_id == uuid.UUID(call_id)).with_for_update()
     ).mappings().one_or_none()
@@ -174,7 +175,7 @@ def finalise(
         return None
     if row["ended_at"] is not None:
         return None
-    outcome = classify(row, cause, originate_reason)
+    outcome = classify(dict(row), cause, originate_reason)
     ended = max(ended_at, row["dialed_at"])
     changes = {"ended_at": ended, "outcome": outcome, "hangup_cause": cause, "hangup_cause_txt": cause_txt}
     conn.execute(sa.update(table).where(table.c.call_id == row["call_id"]).values(**changes))
@@ -203,7 +204,7 @@ def relay_cdrs(
     ``insert`` raises, the batch stays undelivered (``attempts``/``last_error`` are recorded) and
     the error propagates.
     """
-    o = OutboxMessage.__table__
+    o: sa.Table = OutboxMessage.__table__  # type: ignore[assignment]
     failure: Exception | None = None
     with engine.begin() as conn:
         rows = conn.execute(
@@ -227,10 +228,10 @@ def relay_cdrs(
     return len(ids)
 
 
-def default_cdr_inserter(settings: object) -> Callable[[Sequence[Mapping[str, Any]]], object]:
+def default_cdr_inserter(settings: Settings) -> Callable[[Sequence[Mapping[str, Any]]], object]:
     """``analytics.cdr.insert_cdrs`` bound to a ClickHouse client (the analytics helper owns both)."""
-    from analytics.cdr import insert_cdrs  # type: ignore[import-not-found]
-    from analytics.client import get_client  # type: ignore[import-not-found]
+    from analytics.cdr import insert_cdrs
+    from analytics.client import get_client
 
     client = get_client(settings)
     return lambda rows: insert_cdrs(client, rows)

@@ -155,7 +155,8 @@ class LiveState:
     """Typed access to the keys above, over a ``redis.Redis(decode_responses=True)`` client."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self.r = client
+        # Any: redis-py types replies as bytes | str; our clients are built with decode_responses=True.
+        self.r: Any = client
 
     # --- agents ---------------------------------------------------------------------------------
 
@@ -192,7 +193,7 @@ class LiveState:
 
     def _write_agent(
         self,
-        pipe: redis.client.Pipeline,
+        pipe: Any,
         before: AgentSnapshot,
         after: AgentSnapshot,
         extra: Mapping[str, str] | None,

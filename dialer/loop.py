@@ -64,9 +64,12 @@ from dialer.state import BUSY_STATES, AgentState, InvalidTransition
 logger = logging.getLogger(__name__)
 
 EVENTS_STREAM = "pyd:events:calls"
+DEAD_LETTER_STREAM = "pyd:events:calls:dead"
+MAX_DELIVERIES = 5
 LEASE_KEY = "pyd:campaign:{id}:lease"
 POLICY_KEY = "pyd:campaign:{id}:policy"
 LEASE_MS = 5000
+SETTINGS_RELOAD_S = 5.0
 PACED_METHODS = ("progressive", "ratio", "predictive", "vicidial-adapt")
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -146,7 +149,7 @@ class CampaignLoop:
     ) -> None:
         self.campaign_id = campaign_id
         self.engine = engine
-        self.r = r
+        self.r: Any = r  # decode_responses=True: replies are str (redis-py types them bytes | str)
         self.pbx = pbx
         self.clock = clock
         self.tick_s = tick_s
@@ -162,11 +165,31 @@ class CampaignLoop:
         self.decisions = DecisionLog(r)
         self.counts = abandon.RedisAbandonCounts(r)
         self.group = f"dialer:c{campaign_id}"
+        self.claim_idle_ms = 5000  # a crashed owner's un-ACKed events are taken over after this
         self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self._last_compliance = 0.0
         self._last_saved = 0.0
         self._last_depth = 0.0
         self._leads_exhausted_until = 0.0
+        self._last_reload = clock()
+
+    def _reload_settings(self, now: float) -> None:
+        """Pick up an admin's change (pause the campaign, new drop time ...) within a few seconds."""
+        self._last_reload = now
+        try:
+            fresh = CampaignSettings.load(self.engine, self.campaign_id)
+        except (ValueError, sa.exc.SQLAlchemyError) as exc:
+            logger.warning("campaign %s: could not reload settings (%s); keeping the old ones", self.campaign_id, exc)
+            return
+        if fresh == self.settings:
+            return
+        if fresh.dial_method != self.settings.dial_method:
+            self.settings = fresh
+            self.policy = self._load_policy()
+        self.settings = fresh
+        self.flow.config = CallFlowConfig(
+            drop_after_s=fresh.drop_after_s, drop_action=fresh.drop_action,
+            safe_harbor_audio=fresh.safe_harbor_audio, amd_enabled=fresh.amd_enabled)
 
     # --- state carried across owners -----------------------------------------------------------
 
@@ -228,8 +251,10 @@ class CampaignLoop:
 
     def consume(self, block_ms: int) -> int:
         handled = 0
-        claimed = self.r.xautoclaim(EVENTS_STREAM, self.group, self.consumer, 5000, start_id="0-0", count=100)
+        claimed = self.r.xautoclaim(EVENTS_STREAM, self.group, self.consumer, self.claim_idle_ms, start_id="0-0",
+                                    count=100)
         entries = [e for e in (claimed[1] if len(claimed) > 1 else []) if e[1] is not None]
+        entries = [e for e in entries if not self._poison(*e)]
         reply = self.r.xreadgroup(self.group, self.consumer, {EVENTS_STREAM: ">"}, count=200,
                                   block=max(block_ms, 1) if not entries else None)
         for _stream, new in reply or []:
@@ -246,6 +271,17 @@ class CampaignLoop:
             self.r.xack(EVENTS_STREAM, self.group, entry_id)
             handled += 1
         return handled
+
+    def _poison(self, entry_id: str, fields: dict[str, str]) -> bool:
+        """An entry that has already failed ``MAX_DELIVERIES`` times is dead-lettered, not retried forever."""
+        info = self.r.xpending_range(EVENTS_STREAM, self.group, min=entry_id, max=entry_id, count=1)
+        if not info or int(info[0]["times_delivered"]) <= MAX_DELIVERIES:
+            return False
+        logger.error("call event %s failed %d times; dead-lettered", entry_id, MAX_DELIVERIES)
+        self.r.xadd(DEAD_LETTER_STREAM, {**fields, "entry_id": entry_id, "group": self.group}, maxlen=100_000,
+                    approximate=True)
+        self.r.xack(EVENTS_STREAM, self.group, entry_id)
+        return True
 
     def _mine(self, event: ev.CallEvent) -> bool:
         if event.campaign_id is not None and str(event.campaign_id) != "":
@@ -292,9 +328,12 @@ class CampaignLoop:
             self.live.bump(self.campaign_id, now, machines=1)
         elif isinstance(event, ev.BridgedToAgent):
             agent_id = call.get("agent_id")
-            if agent_id and call.get("state") != "connected":
+            if not agent_id:
+                return
+            snap = self.live.agent(int(agent_id))
+            if snap.state is AgentState.RESERVED and snap.call_id == event.call_id:
                 self.agents.connect(int(agent_id), event.call_id)
-                self.live.set_call_state(event.call_id, "connected", now)
+                self.live.set_call_state(event.call_id, "connected", now, bridged_at=repr(now))
                 self.live.bump(self.campaign_id, now, connected=1)
 
     def _human(self, call: dict[str, str], now: float) -> None:
@@ -318,14 +357,18 @@ class CampaignLoop:
             return
         waiting = self.flow.gone(event.call_id)
         state = call.get("state")
-        if waiting is not None:  # the person gave up waiting for an agent: an abandon
+        unbridged = state == "connected" and not call.get("bridged_at")
+        if state == "answered":
+            # Hung up while AMD was still listening: a person, counted as answered and abandoned
+            # (the conservative reading; classify() stores it as 'abandoned' too).
+            self._human(call, now)
+            self._abandoned(now)
+        elif waiting is not None or unbridged:  # gave up waiting, or left while being put through
             self._abandoned(now)
         elif state in ("dialing", "ringing") and row is not None:
             outcome = "no_answer" if row["outcome"] == "no_answer" else "failed"
             self.policy.on_call_result(now, outcome, self._ring_s(call, now))
             self.live.bump(self.campaign_id, now, **{outcome: 1})
-        elif state == "answered" and not self.settings.amd_enabled:
-            self._abandoned(now)
         agent_id = call.get("agent_id")
         if agent_id:
             snap = self.live.agent(int(agent_id))
@@ -346,6 +389,8 @@ class CampaignLoop:
     # --- the decision ----------------------------------------------------------------------------
 
     def tick(self, now: float) -> int:
+        if now - self._last_reload >= SETTINGS_RELOAD_S:
+            self._reload_settings(now)
         for snap in self.agents.finish_wraps(self.campaign_id):
             if snap.connected_at is not None:
                 self.policy.on_agent_released(now, now - snap.connected_at, False)
@@ -375,6 +420,7 @@ class CampaignLoop:
                     continue
                 self.agents.record_reservation(change)
                 agent_id = change.after.agent_id
+                self.live.set_call_state(action.call_id, "connected", now)
                 with self.engine.begin() as conn:
                     cdr.set_agent(conn, action.call_id, agent_id)
                 endpoint = self.r.hget(agent_key(agent_id), "extension") or f"PJSIP/agent{agent_id:02d}"

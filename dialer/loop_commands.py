@@ -32,7 +32,7 @@ DECISIONS_STREAM = "pyd:events:dial_decisions"
 
 class StreamCommands:
     def __init__(self, r: redis.Redis) -> None:
-        self.r = r
+        self.r: Any = r
 
     def originate(self, claim: Any, settings: Any, campaign_id: int) -> None:
         variables = {
@@ -63,7 +63,7 @@ class StreamCommands:
 class DecisionLog:
     def __init__(self, r: redis.Redis, *, flush_every_s: float = 1.0, idle_every_s: float = 5.0,
                  maxlen: int = 1_000_000) -> None:
-        self.r = r
+        self.r: Any = r
         self.flush_every_s = flush_every_s
         self.idle_every_s = idle_every_s
         self.maxlen = maxlen

@@ -223,7 +223,9 @@ class Simulation:
                 self._log_off(self.idle.pop(), now)  # most recently idle first
                 drop -= 1
             if drop:
-                on_call = sorted((a for a in self.agents.values() if a.busy and not a.leaving), key=lambda a: a.connect_t)
+                on_call = sorted(
+                    (a for a in self.agents.values() if a.busy and not a.leaving), key=lambda a: a.connect_t
+                )
                 for a in on_call[:drop]:
                     a.leaving = True
                     self.busy.remove(a.id)
@@ -328,10 +330,20 @@ class Simulation:
             return
         self.res.trace.append(
             self._row(
-                "call", c.id, agent=c.agent if c.agent >= 0 else "", lead=c.lead, t_dial=c.dial_t,
-                outcome=c.outcome, t_answer=c.answer_t if c.answer_t >= 0 else "", t_result=c.result_t,
-                reported=c.reported, t_connect=c.connect_t if c.connect_t >= 0 else "", talk_s=c.talk,
-                handle_s=c.handle, abandoned=int(c.abandoned), true_abandon=int(c.true_abandon),
+                "call",
+                c.id,
+                agent=c.agent if c.agent >= 0 else "",
+                lead=c.lead,
+                t_dial=c.dial_t,
+                outcome=c.outcome,
+                t_answer=c.answer_t if c.answer_t >= 0 else "",
+                t_result=c.result_t,
+                reported=c.reported,
+                t_connect=c.connect_t if c.connect_t >= 0 else "",
+                talk_s=c.talk,
+                handle_s=c.handle,
+                abandoned=int(c.abandoned),
+                true_abandon=int(c.true_abandon),
             )  # fmt: skip
         )
 

@@ -115,8 +115,7 @@ class VirtualAgent:
                 self.calls += 1
             elif self._due("talk", now):
                 assert snap.call_id is not None
-                commands.hangup(snap.call_id)  # the agent ends the conversation
-                service.end_call(self.agent_id)
+                service.end_call(self.agent_id)  # the agent ends the conversation (hangs up)
                 self._plan("wrap", now + b.draw(self.rng, b.wrap_s))
             return
         if snap.state is AgentState.DEAD:
@@ -173,7 +172,7 @@ def campaign_codes(engine: sa.Engine, campaign_id: int) -> tuple[list[tuple[str,
             .order_by(d.code)
         ).all()
     callbacks = frozenset(r.code for r in rows if r.callback)
-    return weighted_codes([tuple(r) for r in rows]), callbacks
+    return weighted_codes([(r.code, r.sale, r.dnc, r.callback) for r in rows]), callbacks
 
 
 class VirtualAgents:
@@ -187,8 +186,9 @@ class VirtualAgents:
         self.campaign_id = campaign_id
         self.clock = clock
         live = LiveState(r)
-        self.service = AgentService(live, PgAgentStore(engine), PgDispositions(engine), clock=clock)
         self.commands = StreamCommands(r)
+        self.service = AgentService(live, PgAgentStore(engine), PgDispositions(engine), clock=clock,
+                                    hangup=self.commands.hangup)
         codes, callbacks = campaign_codes(engine, campaign_id)
         behaviour = behaviour or Behaviour()
         self.agents = [

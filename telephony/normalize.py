@@ -101,6 +101,8 @@ class LiveChannel:
     linkedid: str = ""
     state: int = 0
     call_id: str | None = None  # from Status ``Variable: PYDIALER_CALL_ID=...``
+    campaign_id: str | None = None
+    lead_id: str | None = None
 
 
 class Normalizer:
@@ -306,6 +308,8 @@ class Normalizer:
             if info.call_id and info.call_id not in self.calls:
                 logger.info("resync: adopting call %s on %s (%s)", info.call_id, self.pbx, info.channel)
                 self._unknown[info.uniqueid] = (info.channel, info.linkedid, info.state)
+                self.calls[info.call_id] = CallState(info.call_id, campaign_id=info.campaign_id,
+                                                     lead_id=info.lead_id, uniqueid=info.uniqueid)
                 out += self._varset(info.uniqueid, info.channel, info.linkedid, CALL_ID_VAR, info.call_id, now)
                 out += self._state(info.uniqueid, info.state, now)
         return out

@@ -1,9 +1,10 @@
 """The narrow port the dialer and the app use to drive a PBX.
 
 :class:`PbxControl` is what :mod:`telephony.ami.control` (Asterisk over AMI, ARI for media)
-implements, and what :class:`telephony.streams.StreamPbxControl` implements for callers in another
-process (it turns each call into a command on ``pyd:commands:telephony``). The dialer never sees
-AMI headers or ARI JSON.
+implements in the telephony process. Callers in other processes (the dialer's Celery tasks, the
+app) send the same operations as :mod:`core.events` commands with
+:func:`telephony.streams.send_command`; the service executes them through this port. Nobody above
+telephony sees AMI headers or ARI JSON.
 
 ``originate`` returns as soon as the action is *written*: the dial loop must not wait for
 Asterisk's OriginateResponse, which only arrives when the callee answers or the attempt fails
@@ -99,6 +100,8 @@ class PbxControl(Protocol):
     async def monitor(self, call_id: str, supervisor_endpoint: str, mode: MonitorMode) -> str: ...
 
     async def start_external_media(self, call_id: str, host_port: str, format: str = "ulaw") -> str: ...
+
+    async def stop_external_media(self, call_id: str) -> None: ...
 
 
 class PbxSelector:

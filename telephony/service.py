@@ -76,6 +76,10 @@ class TelephonyService:
         elif isinstance(cmd, ev.MonitorCommand):
             await c.monitor(cmd.call_id, cmd.supervisor_endpoint, cmd.mode)  # type: ignore[arg-type]
         elif isinstance(cmd, ev.PlayCommand):
+            if not cmd.safe_harbor:
+                # Channels run dialplan, not Stasis, so the only playback path is the safeharbor
+                # extension, and its VarSet would report a safe-harbor message that was not one.
+                raise ValueError("only safe-harbor playback is supported (safe_harbor=true)")
             await c.play_safe_harbor(cmd.call_id, cmd.audio)
         elif isinstance(cmd, ev.RecordCommand):
             if cmd.action == "start":

@@ -300,37 +300,9 @@ def ch_client(ch_engine_path: Path) -> Iterator[object]:
 
 def spawn_ch_server(data_dir: Path, *extra: str) -> tuple[object, str]:
     """Start ``python -m analytics.server`` on a free port; return (Popen, base URL)."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    from analytics.server import start_subprocess
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = open(data_dir / "server.log", "ab")  # noqa: SIM115  (closed with the process)
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYDIALER_DATA_DIR": str(data_dir), "PYTHONPATH": str(repo)}
-    env.pop("CLICKHOUSE_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "analytics.server", "--host", "127.0.0.1", "--port", str(port), *extra],
-        cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"analytics.server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=1) as resp:
-                if resp.read() == b"Ok.\n":
-                    return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"analytics.server did not answer /ping: {(data_dir / 'server.log').read_text()[-2000:]}")
+    return start_subprocess(data_dir, *extra)
 
 
 @pytest.fixture(scope="session")

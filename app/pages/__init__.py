@@ -9,6 +9,18 @@ user call the router (it is shared by all pages), so the check has to happen her
 Callbacks are *not* declared with ``@dash.callback`` (a process-wide list that the next Dash app
 to start would consume): each page passes ``callbacks=register`` and :func:`app.create_app`
 calls it with its own Dash app, so several apps can live in one process (the tests build many).
+
+Adding a page (say ``wallboard``):
+
+1. ``app/pages/wallboard.py`` calls ``register_page(__name__, name="wallboard", path="/wallboard",
+   title="Wallboard", roles=("admin", "manager", "supervisor"), layout=layout, callbacks=register)``;
+2. every component id starts with ``wallboard-`` (or is a dict id with ``"page": "wallboard"``):
+   the guard maps each callback output to its page by that prefix and refuses (403) ids it
+   cannot place, so an unprefixed id breaks the page instead of opening it to every role;
+3. ``register(dash_app)`` declares the callbacks with ``dash_app.callback(...)``; keep their
+   bodies thin (call functions in ``app/`` or ``analytics/`` that are unit-tested);
+4. ``tests/integration/test_security_guard.py`` covers the new page and callbacks automatically
+   (role x callback matrix from the registry); pin a cell or two in ``PINNED`` for it.
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Input, Output, dcc, html
 
-from app.components import live_panels
-from app.live import LiveData
+from app.components import live_panels, to_plain
+from app.live import LiveData, TtlCache
 from app.pages import register_page
 
 REFRESH_MS = 2000
+RENDER_TTL_S = 1.0
+RENDER_CACHE_KEY = "pydialer_live_render"
 
 
 def layout(**_query: str) -> html.Div:
@@ -41,8 +43,7 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-def refresh(_n_intervals: int | None) -> tuple[object, ...]:
-    data: LiveData = flask.current_app.extensions["pydialer_live"]
+def render(data: LiveData) -> tuple[object, ...]:
     snap = data.snapshot()
     return (
         live_panels.updated_text(snap),
@@ -54,7 +55,17 @@ def refresh(_n_intervals: int | None) -> tuple[object, ...]:
     )
 
 
+def refresh(_n_intervals: int | None) -> tuple[object, ...]:
+    cache: TtlCache[tuple[object, ...]] = flask.current_app.extensions[RENDER_CACHE_KEY]
+    return cache.get()
+
+
 def register(dash_app: dash.Dash) -> None:
+    # Every role allowed here sees the same overview, so one render per second serves all
+    # viewers of this process: building ~1,300 components and JSON-encoding them through
+    # Plotly's encoder cost ~250 ms per request, plain dicts a few ms (bench/web_live.py).
+    data: LiveData = dash_app.server.extensions["pydialer_live"]
+    dash_app.server.extensions[RENDER_CACHE_KEY] = TtlCache(lambda: to_plain(render(data)), RENDER_TTL_S)
     dash_app.callback(
         Output("live-updated", "children"),
         Output("live-health", "children"),

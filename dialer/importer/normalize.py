@@ -1,11 +1,10 @@
 """Row cells -> a lead ready to store: E.164 phone, candidate time zones, typed fields, custom JSON.
 
-Phone numbers: ``phonenumbers`` is the reference, but a full parse costs ~20-50 µs. For the
-common case -- a North-American number written with 10 or 11 digits and punctuation -- validity
-and time zones depend only on the first six national digits (NPA-NXX: libphonenumber's NANP
-patterns and its time-zone prefixes are never longer; tests/unit/test_import_normalize.py checks
-the fast path against the full parse), so results are cached per NPA-NXX and a number costs a few
-string operations. Everything else goes through ``phonenumbers.parse``.
+Phone numbers: ``phonenumbers`` is the reference, but a full parse + validation + time-zone
+look-up costs ~70 µs. The common case -- a North-American number written with 10 or 11 digits and
+punctuation -- takes a fast path: strip punctuation, then :mod:`dialer.importer.nanp` replays
+libphonenumber's own validation on precompiled patterns (exact; checked number by number in
+tests/unit/test_import_normalize.py). Everything else goes through ``phonenumbers.parse``.
 """
 
 from __future__ import annotations
@@ -13,9 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import phonenumbers
 
+from dialer.importer import nanp
 from dialer.importer.report import ImportIssue, looks_like_formula
 from dialer.timezones import combine, zones_for_parsed, zones_for_postal
 
@@ -35,6 +36,7 @@ ALIASES = {
 }
 # Column widths of core.models.Lead: longer values are a row error, never a silent truncation.
 MAX_LENGTHS = {"first_name": 100, "last_name": 100, "state": 32, "postal_code": 16}
+_FORMULA_FIRST = frozenset("=+-@\t\r")
 _TRUE = {"1", "y", "yes", "true", "t", "x"}
 _FALSE = {"0", "n", "no", "false", "f", ""}
 _DIGITS = str.maketrans("", "", " ()-./\u00a0")
@@ -83,7 +85,7 @@ class PhoneResult:
 
 
 class PhoneNormalizer:
-    """Phone text -> E.164 for one list's default region, with the NPA-NXX cache described above."""
+    """Phone text -> E.164 for one list's default region (NANP fast path described above)."""
 
     def __init__(self, default_region: str = "US", allowed_country_codes: frozenset[int] | None = None) -> None:
         self.region = default_region.upper()
@@ -93,7 +95,6 @@ class PhoneNormalizer:
         # None = only the list's own country; pass a set to accept foreign numbers too.
         self.allowed = allowed_country_codes if allowed_country_codes is not None else frozenset({home})
         self._nanp = self.region in NANP_REGIONS
-        self._prefix_cache: dict[str, tuple[bool, tuple[str, ...]]] = {}
 
     def normalize(self, raw: str) -> PhoneResult:
         text = raw.strip()
@@ -112,12 +113,7 @@ class PhoneNormalizer:
     def _nanp_fast(self, nsn: str) -> PhoneResult:
         if 1 not in self.allowed:
             return PhoneResult(None, country_code=1, error="foreign number (+1) not allowed in this list")
-        cached = self._prefix_cache.get(nsn[:6])
-        if cached is None:
-            number = phonenumbers.PhoneNumber(country_code=1, national_number=int(nsn))
-            cached = (phonenumbers.is_valid_number(number), zones_for_parsed(number))
-            self._prefix_cache[nsn[:6]] = cached
-        valid, zones = cached
+        valid, zones = nanp.classify(nsn)
         if not valid:
             return PhoneResult(None, country_code=1, error="invalid phone number")
         return PhoneResult("+1" + nsn, zones, 1)
@@ -128,15 +124,15 @@ class PhoneNormalizer:
         except phonenumbers.NumberParseException as exc:
             return PhoneResult(None, error=f"not a phone number ({exc._msg})")
         if not phonenumbers.is_valid_number(number):
-            return PhoneResult(None, country_code=number.country_code, error="invalid phone number")
+            return PhoneResult(None, country_code=number.country_code or 0, error="invalid phone number")
         if number.country_code not in self.allowed:
             region = phonenumbers.region_code_for_number(number) or "?"
             return PhoneResult(
-                None, country_code=number.country_code,
+                None, country_code=number.country_code or 0,
                 error=f"foreign number (+{number.country_code}, {region}) not allowed in this list",
             )
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        return PhoneResult(e164, zones_for_parsed(number), number.country_code)
+        return PhoneResult(e164, zones_for_parsed(number), number.country_code or 0)
 
 
 @dataclass(slots=True)
@@ -155,29 +151,44 @@ class NormalizedLead:
     custom_fields: dict[str, str] = field(default_factory=dict)
 
 
-def normalize_row(
-    row: int, cells: list[str], header: list[str], mapping: Mapping[str, str], phones: PhoneNormalizer
-) -> tuple[NormalizedLead | None, list[ImportIssue]]:
+class RowNormalizer:
+    """Cells -> lead for one file: the column plan is worked out once, not per row."""
+
+    def __init__(self, header: list[str], mapping: Mapping[str, str], phones: PhoneNormalizer) -> None:
+        self.mapping = mapping
+        self.phones = phones
+        self.plan: list[tuple[int, str, str]] = []  # (cell index, column name, target)
+        self.phone_index, self.phone_column = -1, "phone"
+        for index, name in enumerate(header):
+            target = mapping.get(name, f"custom:{name}")
+            if target == "ignore":
+                continue
+            if target == "phone":
+                self.phone_index, self.phone_column = index, name
+            else:
+                self.plan.append((index, name, target))
+
+    def __call__(self, row: int, cells: list[str]) -> tuple[NormalizedLead | None, list[ImportIssue]]:
+        return normalize_row(row, cells, self)
+
+
+def normalize_row(row: int, cells: list[str], plan: RowNormalizer) -> tuple[NormalizedLead | None, list[ImportIssue]]:
     """One data row -> (lead or None when rejected, issues). Never raises on bad data."""
     issues: list[ImportIssue] = []
     values: dict[str, str] = {}
     custom: dict[str, str] = {}
-    phone_column = ""
-    for name, cell in zip(header, cells, strict=True):
-        target = mapping.get(name, f"custom:{name}")
-        if target == "ignore":
-            continue
-        if target == "phone":
-            phone_column = name
-            values["phone"] = cell
-            continue
-        if cell and looks_like_formula(cell):
+    mapping, phones, phone_column = plan.mapping, plan.phones, plan.phone_column
+    for index, name, target in plan.plan:
+        cell = cells[index]
+        if cell and cell[0] in _FORMULA_FIRST and looks_like_formula(cell):
             issues.append(ImportIssue(row, name, "formula-like text stored as text", ImportIssue.excerpt(cell), "warning"))
-        if target.startswith("custom:"):
-            if cell != "":
+        if target[0] == "c" and target.startswith("custom:"):
+            if cell:
                 custom[target[7:]] = cell
         else:
             values[target] = cell.strip()
+    if plan.phone_index >= 0:
+        values["phone"] = cells[plan.phone_index]
     for target, limit in MAX_LENGTHS.items():
         if len(values.get(target, "")) > limit:
             issues.append(ImportIssue(row, _source(mapping, target), f"{target} longer than {limit} characters",
@@ -192,7 +203,7 @@ def normalize_row(
     postal = values.get("postal_code") or None
     zones = phone.zones
     if phone.country_code == 1 and (state or postal):
-        zones = combine(zones, zones_for_postal(state, postal, "US"))
+        zones = _refine(zones, state, postal)
     if not zones:
         issues.append(ImportIssue(row, phone_column, "time zone unknown: imported but never auto-dialled",
                                   phone.e164, "warning"))
@@ -230,6 +241,11 @@ def normalize_row(
         custom_fields=custom,
     )
     return lead, issues
+
+
+@lru_cache(maxsize=65536)
+def _refine(zones: tuple[str, ...], state: str | None, postal: str | None) -> tuple[str, ...]:
+    return combine(zones, zones_for_postal(state, postal, "US"))
 
 
 def _source(mapping: Mapping[str, str], target: str) -> str:

@@ -10,11 +10,14 @@ file that cannot be read at all raises :class:`~dialer.importer.parse.ImportFile
 from __future__ import annotations
 
 import logging
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from typing import Protocol
 
-from dialer.importer.normalize import NormalizedLead, PhoneNormalizer, normalize_row, validate_mapping
+from dialer.importer.normalize import NormalizedLead, PhoneNormalizer, RowNormalizer, validate_mapping
 from dialer.importer.parse import MAX_CELL_CHARS, ImportFileError, read_table
 from dialer.importer.report import ImportIssue, ImportReport
 
@@ -73,32 +76,35 @@ def import_file(
     progress: Progress | None = None,
     chunk_rows: int = 50_000,
     max_cell_chars: int = MAX_CELL_CHARS,
+    workers: int = 1,
 ) -> ImportReport:
+    """``workers`` > 1 normalises chunks in that many processes (the parse, the in-file duplicate
+    check and the store stay in this process, in file order, so results do not depend on it)."""
     table = read_table(data, filename, max_cell_chars)
     try:
         full_mapping = validate_mapping(table.header, mapping or {})
     except ValueError as exc:
         raise ImportFileError(str(exc), {"header": table.header}) from exc
-    phones = PhoneNormalizer(default_region, allowed_country_codes)
+    spec = (table.header, full_mapping, default_region, allowed_country_codes)
     report = ImportReport(filename=filename, encoding=table.encoding, notes=list(table.notes))
     first_row: dict[str, int] = {}
     total = table.total_rows_estimate
     done = 0
-    for chunk in _chunks(table.rows, chunk_rows):
+    phone_column = _phone_column(full_mapping)
+    for chunk, results in _normalized_chunks(_chunks(table.rows, chunk_rows), spec, workers):
         candidates: list[NormalizedLead] = []
-        for row, cells in chunk:
-            lead, issues = normalize_row(row, cells, table.header, full_mapping, phones)
+        for lead, issues in results:
             report.issues.extend(issues)
             if lead is None:
                 continue
             seen = first_row.get(lead.phone_e164)
             if seen is not None:
-                report.issues.append(ImportIssue(row, _phone_column(full_mapping), f"duplicate of row {seen} in this file",
+                report.issues.append(ImportIssue(lead.row, phone_column, f"duplicate of row {seen} in this file",
                                                  lead.phone_e164))
                 continue
-            first_row[lead.phone_e164] = row
+            first_row[lead.phone_e164] = lead.row
             candidates.append(lead)
-        report.imported += _store_chunk(candidates, store, report, _phone_column(full_mapping))
+        report.imported += _store_chunk(candidates, store, report, phone_column)
         done = chunk[-1][0] - 1
         if progress is not None:
             progress(done, max(total, done))
@@ -108,6 +114,47 @@ def import_file(
         progress(report.total_rows, report.total_rows)
     logger.info("import %s: %s", filename, report.summary())
     return report
+
+
+Spec = tuple[list[str], Mapping[str, str], str, "frozenset[int] | None"]
+Chunk = list[tuple[int, list[str]]]
+Result = list[tuple["NormalizedLead | None", list[ImportIssue]]]
+_worker_normalizer: RowNormalizer | None = None
+
+
+def _make_normalizer(spec: Spec) -> RowNormalizer:
+    header, mapping, region, allowed = spec
+    return RowNormalizer(header, mapping, PhoneNormalizer(region, allowed))
+
+
+def _init_worker(spec: Spec) -> None:
+    global _worker_normalizer  # one per worker process, built once
+    _worker_normalizer = _make_normalizer(spec)
+
+
+def _normalize_chunk(chunk: Chunk) -> Result:
+    assert _worker_normalizer is not None
+    return [_worker_normalizer(row, cells) for row, cells in chunk]
+
+
+def _normalized_chunks(chunks: Iterable[Chunk], spec: Spec, workers: int) -> Iterator[tuple[Chunk, Result]]:
+    if workers <= 1:
+        normalize = _make_normalizer(spec)
+        for chunk in chunks:
+            yield chunk, [normalize(row, cells) for row, cells in chunk]
+        return
+    # "spawn": never fork a process that may hold database connections or threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(spec,)) as pool:
+        pending: deque[tuple[Chunk, Future[Result]]] = deque()
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_normalize_chunk, chunk)))
+            if len(pending) > workers:  # bounded read-ahead: memory stays a few chunks deep
+                done_chunk, future = pending.popleft()
+                yield done_chunk, future.result()
+        while pending:
+            done_chunk, future = pending.popleft()
+            yield done_chunk, future.result()
 
 
 def _store_chunk(candidates: list[NormalizedLead], store: LeadStore, report: ImportReport, column: str) -> int:

@@ -42,8 +42,14 @@ class PgLeadStore:
         self.list_id = list_id
         self.campaign_id = campaign_id
         self.now = now or datetime.now(UTC)
+        # A list that was empty when the import began (the common case) has no earlier duplicates
+        # to look up; duplicates inside the file are caught before the store.
+        self.list_was_empty = not conn.execute(
+            sa.text("SELECT EXISTS (SELECT 1 FROM leads WHERE list_id = :l)"), {"l": list_id}).scalar()
 
     def existing_phones(self, phones: list[str]) -> Mapping[str, int]:
+        if self.list_was_empty:
+            return {}
         rows = self.conn.execute(
             sa.text("SELECT phone_e164, id FROM leads WHERE list_id = :list_id AND phone_e164 = ANY(:phones)"),
             {"list_id": self.list_id, "phones": phones},
@@ -101,8 +107,13 @@ def import_into_list(
     allowed_country_codes: frozenset[int] | None = None,
     progress: Progress | None = None,
     chunk_rows: int = 50_000,
+    workers: int = 1,
 ) -> ImportReport:
-    """Import ``data`` (CSV/XLSX bytes) into list ``list_id``; one commit per chunk."""
+    """Import ``data`` (CSV/XLSX bytes) into list ``list_id``; one commit per chunk.
+
+    Two imports into the same list at once are not supported: the second one's COPY would hit
+    the (list_id, phone_e164) unique constraint; run them one after the other.
+    """
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT campaign_id, default_region FROM lists WHERE id = :id"), {"id": list_id}).one_or_none()
         if row is None:
@@ -110,7 +121,7 @@ def import_into_list(
         store = _CommittingStore(conn, list_id, row.campaign_id)
         report = import_file(
             data, store, filename=filename, default_region=row.default_region, mapping=mapping,
-            allowed_country_codes=allowed_country_codes, progress=progress, chunk_rows=chunk_rows,
+            allowed_country_codes=allowed_country_codes, progress=progress, chunk_rows=chunk_rows, workers=workers,
         )
         conn.commit()
     return report

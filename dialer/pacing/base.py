@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+import numpy as np
+
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["human", "machine", "failed", "no_answer"]
@@ -29,8 +31,8 @@ class PacingObservation:
     now: float
     agents_logged_in: int
     agents_idle: int
-    busy_elapsed_s: Sequence[float] = ()
-    ringing_elapsed_s: Sequence[float] = ()
+    busy_elapsed_s: Sequence[float] | np.ndarray = ()
+    ringing_elapsed_s: Sequence[float] | np.ndarray = ()
     calls_waiting: int = 0
 
     def __post_init__(self) -> None:
@@ -91,6 +93,9 @@ class BasePolicy:
         self.max_lines_per_agent = max_lines_per_agent
         self.guard: AbandonGuard | None = guard if isinstance(guard, AbandonGuard) else None
         self.last_decision: PacingDecision | None = None
+
+    def calls_to_place(self, obs: PacingObservation) -> int:
+        raise NotImplementedError
 
     def on_call_result(self, now: float, outcome: str, ring_s: float) -> None:
         if outcome not in OUTCOMES:

@@ -190,6 +190,22 @@ class HandleModel:
         surv = np.concatenate(([1.0], np.cumprod(1.0 - hazard)))
         return surv  # surv[b] = P(handle ≥ b): survived every bin before b
 
+    # busy-time bins for the per-decision sums: 5 s to 10 min, then 30 s to an hour (220 rows)
+    FINE_S, FINE_N, COARSE_S, N_BUSY_BINS = 5.0, 120, 30.0, 220
+
+    def busy_bins(self, busy_s: np.ndarray) -> np.ndarray:
+        fine = busy_s / self.FINE_S
+        coarse = self.FINE_N + (busy_s - self.FINE_S * self.FINE_N) / self.COARSE_S
+        idx = np.where(fine < self.FINE_N, fine, coarse).astype(int)
+        return np.minimum(idx, self.N_BUSY_BINS - 1)
+
+    def bin_elapsed(self) -> np.ndarray:
+        k = np.arange(self.N_BUSY_BINS, dtype=float)
+        fine_edge = self.FINE_S * self.FINE_N
+        return np.where(
+            k < self.FINE_N, self.FINE_S * (k + 0.5), fine_edge + self.COARSE_S * (k - self.FINE_N + 0.5)
+        )
+
     def free_probs(self, surv: np.ndarray, busy_s: np.ndarray, horizons: np.ndarray) -> np.ndarray:
         """G[i, j] = P(agent i releases within horizons[j] | busy for busy_s[i] seconds)."""
         b = np.minimum(busy_s.astype(int), len(surv) - 1)

@@ -79,7 +79,8 @@ class PredictivePolicy(BasePolicy):
         self._jump_checked_at = -math.inf
         self._q: np.ndarray = np.zeros((1, J))
         self._q_moments: np.ndarray = np.zeros((1, 3 * J + 1))
-        self._handle_surv: np.ndarray = np.zeros(1)
+        self._g: np.ndarray = np.zeros((1, J))
+        self._g_moments: np.ndarray = np.zeros((1, 3 * J))
         self._horizons: np.ndarray = np.zeros(J)
         self._s: np.ndarray = np.zeros(J)
         self._p_h = 0.0
@@ -151,8 +152,11 @@ class PredictivePolicy(BasePolicy):
         v = q * (1.0 - q)
         # moment tables by age bin: Σ over calls = bin counts @ table (one bincount instead of (N, J) arrays)
         self._q_moments = np.hstack((q, v, v * (1.0 - 2.0 * q), np.clip(eventually, 0.0, 1.0)[:, None]))
-        self._handle_surv = self.handle.survival(busy)
         self._horizons = r_bins * om.BIN_S + self.offer_window_s
+        g = self.handle.free_probs(self.handle.survival(busy), self.handle.bin_elapsed(), self._horizons)
+        vg = g * (1.0 - g)
+        self._g = g
+        self._g_moments = np.hstack((g, vg, vg * (1.0 - 2.0 * g)))
         self._p_h = float(probs[HUMAN])
 
     # ---- the decision
@@ -181,25 +185,28 @@ class PredictivePolicy(BasePolicy):
         if n_cap <= 0:
             return self._finish(obs, 0, 0, "lines_per_agent", {"answer_rate": self._p_h})
         age_idx = np.minimum((ages / om.BIN_S).astype(int), self._q.shape[0] - 1)
-        g = self.handle.free_probs(self._handle_surv, busy, self._horizons)
+        busy_idx = self.handle.busy_bins(busy)
         c = obs.agents_idle - obs.calls_waiting  # the candidate is lost if X ≥ c
         theta = self.threshold
         if len(ages) + len(busy) <= EXACT_MAX_TERMS:
+            g = self._g[busy_idx]
             n, est = self._count_exact(self._q[age_idx], g, c, theta, n_cap)
             in_flight = float(self._q_moments[age_idx, 3 * J].sum())
+            frees = float(g[:, J - 1].sum())
         else:
             counts = np.bincount(age_idx, minlength=self._q.shape[0]).astype(float)
             sums = counts @ self._q_moments
-            vg = g * (1.0 - g)
-            mean = sums[:J] - g.sum(axis=0)
-            var = sums[J : 2 * J] + vg.sum(axis=0)
-            m3 = sums[2 * J : 3 * J] - (vg * (1.0 - 2.0 * g)).sum(axis=0)
+            gsum = np.bincount(busy_idx, minlength=self._g.shape[0]).astype(float) @ self._g_moments
+            mean = sums[:J] - gsum[:J]
+            var = sums[J : 2 * J] + gsum[J : 2 * J]
+            m3 = sums[2 * J : 3 * J] - gsum[2 * J :]
+            frees = float(gsum[J - 1])
             n, est = self._count_rna(mean, var, m3, c, theta, n_cap)
             in_flight = float(sums[3 * J])
         estimates = {
             "answer_rate": self._p_h,
             "expected_answers_in_flight": in_flight,
-            "expected_agent_frees": float(g[:, J - 1].sum()) if len(g) else 0.0,
+            "expected_agent_frees": frees,
             "est_abandon": est,
             "threshold": theta,
             "offer_window_s": self.offer_window_s,

@@ -111,7 +111,8 @@ class VicidialAdaptPolicy(BasePolicy):
         self.start_min = (start_hhmm // 100) * 60 + start_hhmm % 100  # virtual t=0 is this local time
         self.available_only = available_only_tally
         self.samples: deque[tuple[int, int, int]] = deque(maxlen=15)
-        self._next_sample = self._next_update = self._next_stats = self._next_tick = None  # type: ignore[assignment]
+        self._started = False
+        self._next_sample = self._next_update = self._next_stats = self._next_tick = 0.0
         self._day = 0
         self.answers_today = self.drops_today = self.calls_today = 0
         self.drop_pct_today = 0.0
@@ -145,7 +146,8 @@ class VicidialAdaptPolicy(BasePolicy):
     def calls_to_place(self, obs: PacingObservation) -> int:
         now = obs.now
         self._roll_day(now)
-        if self._next_sample is None:
+        if not self._started:
+            self._started = True
             self._next_sample = self._next_update = self._next_stats = self._next_tick = now
         while now >= self._next_sample:
             self.samples.append((obs.agents_idle, obs.calls_waiting, obs.agents_logged_in))

@@ -40,7 +40,7 @@ from core.config import PbxServer
 from telephony.ami.message import Message
 from telephony.exceptions import ActionFailed, ChannelNotFound, PbxAuthError, PbxTimeout, PbxUnavailable
 from telephony.normalize import LiveChannel
-from telephony.ports import CALL_ID_VAR
+from telephony.ports import CALL_ID_VAR, CAMPAIGN_ID_VAR, LEAD_ID_VAR
 
 logger = logging.getLogger(__name__)
 
@@ -300,13 +300,15 @@ class AmiClient:
         listed = await self.action_list({"Action": "CoreShowChannels"})
         # Real Asterisk matches the name without the inheritance prefix (ast_var_name); ask for both
         # spellings so a PBX that stores "__PYDIALER_CALL_ID" verbatim answers too.
-        status = await self.action_list({"Action": "Status", "Variables": f"{CALL_ID_VAR},__{CALL_ID_VAR}"})
-        call_ids: dict[str, str] = {}
+        wanted = [CALL_ID_VAR, CAMPAIGN_ID_VAR, LEAD_ID_VAR]
+        names = ",".join(wanted + [f"__{v}" for v in wanted])
+        status = await self.action_list({"Action": "Status", "Variables": names})
+        found: dict[str, dict[str, str]] = {}
         for st in status:
             for raw in st.get_all("Variable") + st.get_all("ChanVariable"):
                 name, _, value = raw.partition("=")
-                if name.lstrip("_") == CALL_ID_VAR and value:
-                    call_ids[st.get("Uniqueid") or ""] = value
+                if name.lstrip("_") in wanted and value:
+                    found.setdefault(st.get("Uniqueid") or "", {})[name.lstrip("_")] = value
         out = []
         for ch in listed:
             uid = ch.get("Uniqueid") or ""
@@ -314,5 +316,7 @@ class AmiClient:
                 state = int(ch.get("ChannelState") or 0)
             except ValueError:
                 state = 0
-            out.append(LiveChannel(uid, ch.get("Channel") or "", ch.get("Linkedid") or "", state, call_ids.get(uid)))
+            vars_ = found.get(uid, {})
+            out.append(LiveChannel(uid, ch.get("Channel") or "", ch.get("Linkedid") or "", state,
+                                   vars_.get(CALL_ID_VAR), vars_.get(CAMPAIGN_ID_VAR), vars_.get(LEAD_ID_VAR)))
         return out

@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+from core.exceptions import ConfigError
+
 from .runner import Simulator, SimulatorConfig
 from .scenario import Scenario, ScenarioError
 
@@ -28,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ari-user", default="pydialer")
     p.add_argument("--ari-password", default="pydialer")
     p.add_argument("--data-dir", type=Path, help="TTS cache location (default: PYDIALER data dir/simulator)")
+    p.add_argument("--asterisk-version", default="20.10.0", help="reported by ARI /asterisk/info and CLI")
+    p.add_argument("--ami-version", default="9.0.0", help="AMI banner version (Asterisk 20: 9.0.0)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -52,7 +56,7 @@ async def _run(args: argparse.Namespace) -> None:
     sim = Simulator(scenario, SimulatorConfig(
         host=args.host, ami_port=args.ami_port, ari_port=args.ari_port, ami_user=args.ami_user,
         ami_secret=args.ami_secret, ari_user=args.ari_user, ari_password=args.ari_password, seed=args.seed,
-        data_dir=data_dir))
+        data_dir=data_dir, asterisk_version=args.asterisk_version, ami_version=args.ami_version))
     await sim.start()
     print(json.dumps({"ami_port": sim.ami_port, "ari_port": sim.ari_port}), flush=True)
     stop = asyncio.Event()
@@ -70,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_run(args))
     except ScenarioError as exc:
         print(f"scenario error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)

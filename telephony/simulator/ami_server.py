@@ -45,8 +45,16 @@ class AmiSession(asyncio.Protocol):
         self.peer = str(transport.get_extra_info("peername"))
         transport.write(f"Asterisk Call Manager/{self.server.pbx.ami_version}\r\n".encode())
         self.server.sessions.add(self)
+        # manager.conf authtimeout (default 30 s): a session that never logs in is closed.
+        self._auth_timer = asyncio.get_running_loop().call_later(self.server.auth_timeout, self._auth_expired)
+
+    def _auth_expired(self) -> None:
+        if not self.authenticated and self.transport is not None:
+            logger.info("AMI: %s did not log in within %ss; closing", self.peer, self.server.auth_timeout)
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._auth_timer.cancel()
         self.server.sessions.discard(self)
 
     def data_received(self, data: bytes) -> None:
@@ -180,6 +188,7 @@ class AmiSession(asyncio.Protocol):
             timeout_s=max(timeout_ms, 0) / 1000, variables=parse_variables(get_all(h, "Variable")),
             action_id=get(h, "ActionID") or None, async_=get(h, "Async").lower() in _TRUE,
             channel_id=get(h, "ChannelId") or None, other_channel_id=get(h, "OtherChannelId") or None,
+            account=get(h, "Account"),
         )
         if req.channel_id and self.server.pbx.find(req.channel_id):
             self.respond(h, "Error", "Uniqueid already in use")
@@ -412,6 +421,7 @@ class AmiServer:
         self.sessions: set[AmiSession] = set()
         self.server: asyncio.Server | None = None
         self.events_sent = 0
+        self.auth_timeout = 30.0
         pbx.ami_sinks.append(self._broadcast)
 
     def _broadcast(self, event: str, privilege: str, fields: list[tuple[str, str]]) -> None:

@@ -122,6 +122,17 @@ class AriServer:
             if not self.authorized(request):
                 return web.json_response({"message": "Authentication required"}, status=401,
                                          headers={"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'})
+            try:
+                return await handler(request)
+            except web.HTTPNotFound:
+                return err(404, "Resource not found")
+            except web.HTTPMethodNotAllowed:
+                return err(405, "Invalid method")
+            except web.HTTPException:
+                raise
+            except Exception:  # a bug in one handler must not look like a dead PBX
+                logger.exception("ARI %s %s failed", request.method, request.path)
+                return err(500, "Internal Server Error")
         return await handler(request)
 
     async def params(self, request: web.Request) -> tuple[dict[str, str], dict[str, str]]:

@@ -88,6 +88,7 @@ class OriginateRequest:
     other_channel_id: str | None = None
     stasis_app: str | None = None
     app_args: list[str] = field(default_factory=list)
+    account: str = ""
 
 
 @dataclass(eq=False)
@@ -116,12 +117,13 @@ class CallEngine:
         """Start a call; raises OriginateError when nothing could be dialed (Reason 0)."""
         pbx = self.pbx
         target = parse_channel(req.channel, pbx)
-        needs_plan = target.kind == "trunk" or (target.kind == "local" and not pbx.matches_agent(target.number))
+        needs_plan = target.kind == "trunk" or (target.kind == "local" and self._local_dials_trunk(target))
         plan = None
         if needs_plan:
             forced = pbx.forced.pop(0) if pbx.forced else None
-            plan = draw_plan(pbx.scenario, pbx.rng, forced)
-        cid: dict[str, Any] = {"caller_num": req.caller_num, "caller_name": req.caller_name}
+            plan = draw_plan(pbx.scenario, pbx.rng, forced, pbx.scenario_time())
+        cid: dict[str, Any] = {"caller_num": req.caller_num, "caller_name": req.caller_name,
+                               "accountcode": req.account}
         if target.kind == "local":
             suffix = pbx.chan_suffix()
             base = f"Local/{target.number}@{target.context}-{suffix}"
@@ -141,7 +143,7 @@ class CallEngine:
             call = Call(req, plan, ch, customer=ch if target.kind == "trunk" else None)
             ch.call = call
             self._apply_vars(ch, req.variables)
-            pbx.dial_begin(None, ch, f"{target.number}@{target.endpoint}" if target.kind == "trunk" else target.endpoint)
+            pbx.dial_begin(None, ch, req.channel.split("/", 1)[1])  # DialString: what follows Tech/
             self._ring(call, ch, None, target.kind)
         if not req.async_:
             call.result_future = asyncio.get_running_loop().create_future()
@@ -151,6 +153,11 @@ class CallEngine:
         for name, value in variables.items():
             self.pbx.setvar(ch, name, value)
 
+    def _local_dials_trunk(self, target: Target) -> bool:
+        sc = self.pbx.scenario
+        return not self.pbx.matches_agent(target.number) and target.context not in (sc.monitor_context,
+                                                                                    sc.stasis_context)
+
     def _local_dialplan(self, call: Call, two: Channel, target: Target) -> None:
         """;2 runs exten@context, which (in the dialplan we mimic) Dial()s the agent or the trunk."""
         pbx = self.pbx
@@ -158,6 +165,16 @@ class CallEngine:
         for name, value in one.variables.items():  # core_local copies ;1's variables to ;2 on call
             two.variables[name] = value
         two.inheritable.update(one.inheritable)
+        sc = pbx.scenario
+        if target.context in (sc.monitor_context, sc.stasis_context):
+            # Extensions that do not Dial(): ;2 answers and runs them itself (ChanSpy, Stasis).
+            pbx.set_state(two, UP)
+            pbx.set_state(one, UP)
+            self._report(call, True, REASON["answer"])
+            self.dp.run(two, target.context, target.number)
+            if one.alive:
+                self.dp.after_answer(one, call.req)
+            return
         if pbx.matches_agent(target.number):
             dialstring = f"PJSIP/{target.number}"
             dest = pbx.new_channel(f"PJSIP/{target.number}-{pbx.chan_suffix()}", "agent", linkedid=two.linkedid,
@@ -166,7 +183,7 @@ class CallEngine:
         else:
             dialstring = f"PJSIP/{target.number}@{pbx.scenario.trunk}"
             dest = pbx.new_channel(f"PJSIP/{pbx.scenario.trunk}-{pbx.chan_suffix()}", "trunk", linkedid=two.linkedid,
-                                   context=target.context, exten=target.number,
+                                   context=target.context, exten=target.number, accountcode=call.req.account,
                                    caller_num=call.req.caller_num, caller_name=call.req.caller_name)
             call.customer = dest
             kind = "trunk"

@@ -10,7 +10,7 @@ from typing import Any
 
 from .audio import TtsCache, Turn, render_dialogue
 from .pbx import Bridge, Channel, Pbx
-from .rtp import RtpStream, packetize
+from .rtp import RtpStream, packet_stream
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class ExternalMedia:
         except Exception:
             logger.exception("ExternalMedia: TTS failed; no audio for this call")
             return
-        packets = packetize(pcm, stream.fmt, starts, self.rng)
+        packets = packet_stream(pcm, stream.fmt, starts, self.rng)
         stream.task = None
         stream.play(packets)
 

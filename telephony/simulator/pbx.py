@@ -99,10 +99,12 @@ class Pbx:
         self.scenario = scenario
         self.seed = seed
         self.rng = random.Random(seed)
+        self._id_rng = random.Random(seed + 0x1D)
         self.ami_version = ami_version
         self.asterisk_version = asterisk_version
         self.entity_id = "02:42:ac:11:00:02"
         self.started = time.time()
+        self._epoch = time.monotonic()  # scenario time 0 (reset restarts it)
         self.channels: dict[str, Channel] = {}  # by id
         self.by_name: dict[str, Channel] = {}
         self.bridges: dict[str, Bridge] = {}
@@ -152,6 +154,10 @@ class Pbx:
             message.setdefault("timestamp", iso_now())
             for sink in list(self.ari_sinks):
                 sink(message, ch, bridge)
+
+    def scenario_time(self) -> float:
+        """Seconds of scenario time since start/reset (wall time × time_scale)."""
+        return (time.monotonic() - self._epoch) * self.scenario.time_scale
 
     def new_uniqueid(self) -> str:
         return f"{int(self.started)}.{next(self._seq)}"
@@ -267,7 +273,7 @@ class Pbx:
     # -- bridges -------------------------------------------------------------------------------
     def create_bridge(self, *, stasis: bool, bridge_id: str | None = None, name: str = "",
                       bridge_type: str = "mixing", creator: str = "") -> Bridge:
-        bid = bridge_id or f"{self.rng.getrandbits(128):032x}"
+        bid = bridge_id or f"{self._id_rng.getrandbits(128):032x}"  # not self.rng: ids must not shift outcomes
         bid = f"{bid[:8]}-{bid[8:12]}-{bid[12:16]}-{bid[16:20]}-{bid[20:32]}" if bridge_id is None else bid
         bridge = Bridge(id=bid, stasis=stasis, name=name, bridge_type=bridge_type,
                         technology="simple_bridge", creator=creator or ("Stasis" if stasis else "BridgeCore"))
@@ -286,8 +292,6 @@ class Pbx:
                 self.destroy_bridge(old)
         bridge.channels.append(ch)
         ch.bridge = bridge
-        if len(bridge.channels) == 2 and bridge.technology == "simple_bridge":
-            pass  # Asterisk stays on simple_bridge for two parties; softmix only beyond (not modelled)
         self.ami("BridgeEnter", "call,all", bridge_fields(bridge) + chan_fields(ch))
         self.ari({"type": "ChannelEnteredBridge", "bridge": bridge_json(bridge), "channel": channel_json(ch)}, ch, bridge)
         for cb in list(self.on_bridge_change):
@@ -321,6 +325,8 @@ class Pbx:
         for bridge in list(self.bridges.values()):
             self.destroy_bridge(bridge)
         self.rng = random.Random(self.seed)
+        self._id_rng = random.Random(self.seed + 0x1D)
+        self._epoch = time.monotonic()
         self.forced.clear()
         self.spies.clear()
         self.recordings.clear()

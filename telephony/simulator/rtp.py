@@ -8,9 +8,11 @@ random SSRC, marker bit on the first packet of each talk spurt (RFC 3551 §4.1).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,17 +59,27 @@ class RtpPacket:
         return cls(b1 & 0x7F, bool(b1 & 0x80), seq, ts, ssrc, data[offset:end])
 
 
-def packetize(pcm: np.ndarray, fmt: str, spurt_starts: list[int], rng: random.Random) -> list[bytes]:
-    """The whole stream's packets (pure; the sender only paces them)."""
+def packet_stream(pcm: np.ndarray, fmt: str, spurt_starts: list[int], rng: random.Random) -> Iterator[bytes]:
+    """The call's packets, then silence for as long as the caller keeps asking (pure; the sender
+    only paces them). A live channel keeps sending 20 ms frames after the talking stops, so the
+    stream does too: its end is the channel leaving the bridge, not the end of the speech."""
     encode, pt = ENCODERS[fmt], PAYLOAD_TYPES[fmt]
     n = (pcm.size + FRAME_SAMPLES - 1) // FRAME_SAMPLES
     padded = np.zeros(n * FRAME_SAMPLES, dtype=np.int16)
     padded[: pcm.size] = pcm
     payload = encode(padded)
+    silence = encode(np.zeros(FRAME_SAMPLES, dtype=np.int16))
     seq, ts, ssrc = rng.getrandbits(16), rng.getrandbits(32), rng.getrandbits(32)
     marks = {s // FRAME_SAMPLES for s in spurt_starts}
-    return [bytes(RtpPacket(pt, i in marks, seq + i, ts + i * FRAME_SAMPLES, ssrc,
-                            payload[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES])) for i in range(n)]
+    for i in itertools.count():
+        chunk = payload[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES] if i < n else silence
+        yield bytes(RtpPacket(pt, i in marks, seq + i, ts + i * FRAME_SAMPLES, ssrc, chunk))
+
+
+def packetize(pcm: np.ndarray, fmt: str, spurt_starts: list[int], rng: random.Random) -> list[bytes]:
+    """Just the packets that carry ``pcm`` (no trailing silence)."""
+    n = (pcm.size + FRAME_SAMPLES - 1) // FRAME_SAMPLES
+    return list(itertools.islice(packet_stream(pcm, fmt, spurt_starts, rng), n))
 
 
 class _Proto(asyncio.DatagramProtocol):
@@ -95,11 +107,11 @@ class RtpStream:
         addr = transport.get_extra_info("sockname")
         return addr[0], addr[1]
 
-    def play(self, packets: list[bytes]) -> None:
+    def play(self, packets: Iterable[bytes]) -> None:
         if self.task is None and self.transport is not None:
             self.task = asyncio.get_running_loop().create_task(self._send(packets))
 
-    async def _send(self, packets: list[bytes]) -> None:
+    async def _send(self, packets: Iterable[bytes]) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         for i, pkt in enumerate(packets):

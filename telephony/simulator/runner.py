@@ -35,13 +35,16 @@ class SimulatorConfig:
     ari_password: str = "pydialer"
     seed: int = 0
     data_dir: Path = Path("var/simulator")
+    asterisk_version: str = "20.10.0"
+    ami_version: str = "9.0.0"
 
 
 class Simulator:
     def __init__(self, scenario: Scenario, config: SimulatorConfig) -> None:
         self.config = config
         self.log = RequestLog()
-        self.pbx = Pbx(scenario, config.seed)
+        self.pbx = Pbx(scenario, config.seed, ami_version=config.ami_version,
+                       asterisk_version=config.asterisk_version)
         self.engine = CallEngine(self.pbx)
         self.media = ExternalMedia(self.pbx, TtsCache(config.data_dir / "tts"))
         self.ami = AmiServer(self.pbx, self.engine, self.log, username=config.ami_user, secret=config.ami_secret)

@@ -122,23 +122,52 @@ def _sample(spec: Any, rng: random.Random) -> float:
     return max(0.0, x)
 
 
-def _prob(raw: Any, path: str) -> float:
-    """A probability: a bare number or the benchmark's ``{"type": "constant", "value": p}``.
+@dataclass(frozen=True)
+class Schedule:
+    """A probability over scenario time (seconds since the simulator started or was reset):
+    the benchmark's ``constant`` and ``piecewise`` (step or linear) schedules, or a bare number."""
 
-    Time-varying schedules (piecewise, tod_curve) belong to the benchmark's virtual clock; the
-    simulator runs on wall time, so it uses the first point of a piecewise schedule.
-    """
+    points: tuple[tuple[float, float], ...]
+    linear: bool = False
+
+    def at(self, t: float) -> float:
+        pts = self.points
+        if t <= pts[0][0] or len(pts) == 1:
+            return pts[0][1]
+        for (t0, p0), (t1, p1) in zip(pts, pts[1:], strict=False):
+            if t < t1:
+                return p0 + (p1 - p0) * (t - t0) / (t1 - t0) if self.linear else p0
+        return pts[-1][1]
+
+    @property
+    def peak(self) -> float:
+        return max(p for _, p in self.points)
+
+
+def _prob(raw: Any, path: str) -> Schedule:
+    """The time-of-day curve (``tod_curve``) needs time zones and a campaign clock, which only the
+    pacing benchmark has; it is rejected here."""
     if isinstance(raw, dict):
         kind = raw.get("type")
         if kind == "constant":
-            return _num(raw.get("value"), f"{path}.value", 0, 1)
+            return Schedule(((0.0, _num(raw.get("value"), f"{path}.value", 0, 1)),))
         if kind == "piecewise":
             points = raw.get("points")
-            if not isinstance(points, list) or not points or not isinstance(points[0], list) or len(points[0]) != 2:
+            if not isinstance(points, list) or not points:
                 raise ScenarioError(f"{path}.points", "expected [[t, p], ...]")
-            return _num(points[0][1], f"{path}.points[0][1]", 0, 1)
+            out = []
+            for i, pt in enumerate(points):
+                if not isinstance(pt, list) or len(pt) != 2:
+                    raise ScenarioError(f"{path}.points[{i}]", "expected [t, p]")
+                out.append((_num(pt[0], f"{path}.points[{i}][0]", lo=0), _num(pt[1], f"{path}.points[{i}][1]", 0, 1)))
+            if any(b[0] <= a[0] for a, b in zip(out, out[1:], strict=False)):
+                raise ScenarioError(f"{path}.points", "times must increase")
+            interp = raw.get("interp", "step")
+            if interp not in ("step", "linear"):
+                raise ScenarioError(f"{path}.interp", f"expected 'step' or 'linear', got {interp!r}")
+            return Schedule(tuple(out), interp == "linear")
         raise ScenarioError(f"{path}.type", f"unsupported schedule {kind!r} (use constant or piecewise)")
-    return _num(raw, path, 0, 1)
+    return Schedule(((0.0, _num(raw, path, 0, 1)),))
 
 
 _DEFAULTS: dict[str, Any] = {
@@ -197,9 +226,9 @@ class Scenario:
     """A validated outcome model. Build with ``Scenario.parse(dict)``."""
 
     raw: dict[str, Any]
-    p_human: float
-    p_machine: float
-    p_fail: float
+    p_human: Schedule
+    p_machine: Schedule
+    p_fail: Schedule
     ring_live: Distribution
     ring_machine: Distribution
     fail_detect: Distribution
@@ -254,8 +283,11 @@ class Scenario:
         p_h = _prob(o["answer_prob"], "outcomes.answer_prob")
         p_m = _prob(o["machine_prob"], "outcomes.machine_prob")
         p_f = _prob(o["fail_prob"], "outcomes.fail_prob")
-        if p_h + p_m + p_f > 1 + 1e-9:
-            raise ScenarioError("outcomes", f"answer_prob + machine_prob + fail_prob = {p_h + p_m + p_f:.3f} > 1")
+        change_times = sorted({when for sch in (p_h, p_m, p_f) for when, _ in sch.points})
+        for when in change_times:
+            total = p_h.at(when) + p_m.at(when) + p_f.at(when)
+            if total > 1 + 1e-9:
+                raise ScenarioError("outcomes", f"answer_prob + machine_prob + fail_prob = {total:.3f} > 1 at t={when:g}")
         scale = _num(s["time_scale"], "sim.time_scale")
         if scale <= 0:
             raise ScenarioError("sim.time_scale", "must be > 0")
@@ -340,19 +372,21 @@ class CallPlan:
     greeting_s: float
 
 
-def draw_plan(sc: Scenario, rng: random.Random, forced: str | None = None) -> CallPlan:
-    """Draw one call. Always consumes the same number of RNG draws, so forcing a call's outcome
-    does not shift the outcomes of the calls after it."""
+def draw_plan(sc: Scenario, rng: random.Random, forced: str | None = None, t: float = 0.0) -> CallPlan:
+    """Draw one call dialed at scenario time ``t``. Always consumes the same number of RNG draws,
+    so forcing a call's outcome does not shift the outcomes of the calls after it. The outcome is
+    quantile-coupled like the benchmark's: ``u`` against the cumulative probabilities at ``t``."""
+    p_h, p_m, p_f = sc.p_human.at(t), sc.p_machine.at(t), sc.p_fail.at(t)
     u, u_fail, u_amd, u_notsure, u_hang = (rng.random() for _ in range(5))
     ring_live, ring_machine, fail_s = sc.ring_live.sample(rng), sc.ring_machine.sample(rng), sc.fail_detect.sample(rng)
     talk, patience, greeting = sc.talk.sample(rng), sc.patience.sample(rng), sc.machine_greeting.sample(rng)
     if forced is not None:
         outcome = forced
-    elif u < sc.p_human:
+    elif u < p_h:
         outcome = "human"
-    elif u < sc.p_human + sc.p_machine:
+    elif u < p_h + p_m:
         outcome = "machine"
-    elif u < sc.p_human + sc.p_machine + sc.p_fail:
+    elif u < p_h + p_m + p_f:
         outcome = "busy" if u_fail < sc.busy_share else "congestion"
     else:
         outcome = "noanswer"

@@ -10,6 +10,7 @@ import asyncio
 import json
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager

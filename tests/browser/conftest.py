@@ -31,6 +31,13 @@ class LiveServer:
     url: str
     password: str
     settings: Settings
+    engine: sa.Engine
+    redis_url: str
+
+    def write_agent_states(self) -> None:
+        """(Re)write the demo agents' live state. Tests call it right before they look, because
+        the shared server Redis (TEST_REDIS_URL) may be flushed by another test session."""
+        _agent_states(self.engine, self.redis_url)
 
 
 def _free_port() -> int:
@@ -79,7 +86,7 @@ def live_server(base_settings: Settings, db_engine: sa.Engine, db_url: str, redi
     thread = threading.Thread(target=server.serve_forever, name="pydialer-web-test", daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings.demo_password, settings)
+        yield LiveServer(f"http://127.0.0.1:{port}", settings.demo_password, settings, db_engine, redis_url)
     finally:
         server.shutdown()
         thread.join(timeout=10)

@@ -50,6 +50,8 @@ def test_supervisor_sees_live_page_refreshing(page, live_server, artifacts_dir):
     page.wait_for_url(re.compile(r".*/$"))
     page.locator("#home-link-live").wait_for()
     assert page.locator("#shell-nav-audit").count() == 0  # admin only
+    page.screenshot(path=str(artifacts_dir / "home-supervisor.png"))
+    live_server.write_agent_states()
     page.click("#shell-nav-live")
     page.wait_for_url(re.compile(r".*/live$"))
     agents = page.locator("#live-kpi-agents-value")
@@ -75,6 +77,8 @@ def test_agent_is_refused_live_page_and_callbacks(page, live_server, artifacts_d
     page.wait_for_url(re.compile(r".*/$"))
     page.locator("#home-root").wait_for()
     assert page.locator("#shell-nav-live").count() == 0
+    assert page.locator("#home-account").inner_text().count("agent01") == 1
+    page.screenshot(path=str(artifacts_dir / "home-agent.png"))
     # client-side navigation through Dash's router: the 403 panel, not the page
     page.evaluate("window.history.pushState({}, '', '/live'); window.dispatchEvent(new PopStateEvent('popstate'))")
     page.locator("#shell-forbidden").wait_for()
@@ -90,7 +94,7 @@ def test_agent_is_refused_live_page_and_callbacks(page, live_server, artifacts_d
         LIVE_BODY,
     )
     assert refusal[0] == 403 and "may not use page 'live'" in refusal[1]["details"]["reason"], refusal
-    page.screenshot(path=str(artifacts_dir / "home-agent.png"))
+    page.screenshot(path=str(artifacts_dir / "live-agent-router-403.png"))
     errors_before_reload = list(page.errors)
     # a full page load of /live: the server's own 403 page
     response = page.goto("/live")

@@ -136,3 +136,24 @@ def test_stale_session_is_closed_by_a_new_login(world) -> None:
         ended = conn.execute(sa.select(AgentSession.ended_at).order_by(AgentSession.id)).scalars().all()
     assert ended[0] is not None and ended[1] is None
     assert sum(1 for r in _intervals(engine, agent) if r.ended_at is None) == 1
+
+
+def test_interval_writes_arriving_out_of_order_are_slotted_in(world) -> None:
+    """The loop and the agent page write concurrently: a late write must not reopen the past."""
+    from dialer import state as st
+    from dialer.live import AgentChange
+
+    engine, live, service, clock, campaign_id, agent = world
+    store = PgAgentStore(engine)
+    t = clock.t
+    session = store.open_session(agent, campaign_id, t, None)
+    paused = st.login(st.AgentSnapshot(agent), t, campaign_id=campaign_id, session_id=session)
+    ready = st.go_ready(paused, t + 1)
+    on_break = st.pause(ready, t + 2, "BREAK")
+    store.record(AgentChange(st.AgentSnapshot(agent), paused), t)
+    store.record(AgentChange(ready, on_break), t + 2)  # arrives first
+    store.record(AgentChange(paused, ready), t + 1)  # arrives late
+    rows = sorted(_intervals(engine, agent), key=lambda r: r.started_at)
+    assert [(r.state, r.started_at.timestamp(), r.ended_at and r.ended_at.timestamp()) for r in rows] == [
+        ("paused", t, t + 1), ("ready", t + 1, t + 2), ("paused", t + 2, None),
+    ]

@@ -80,3 +80,68 @@ def test_roles_cannot_run_on_chdb(ch_client: object) -> None:
     migrator = Migrator(ch_client, ch_client.database)  # type: ignore[arg-type, attr-defined]
     with pytest.raises(DatabaseError, match="ACCESS_DENIED|Not enough privileges"):
         migrator.roles("a-password")
+
+
+def test_get_client_without_url_is_in_process_chdb(base_settings: object, ch_engine_path: object) -> None:
+    import dataclasses
+
+    from analytics.client import get_client
+
+    name = f"pyd_factory_{uuid.uuid4().hex[:8]}"
+    settings = dataclasses.replace(base_settings, clickhouse_database=name)  # type: ignore[type-var]
+    client = get_client(settings)
+    try:
+        assert type(client).__name__ == "ChdbClient"
+        assert client.database in (None, "", "default")  # the database does not exist yet
+        Migrator(client, name).up()
+        bound = get_client(settings)
+        assert bound.database == name and bound.command("SELECT count() FROM cdr") == 0
+        bound.close()
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+        client.close()
+
+
+@pytest.mark.slow  # three interpreter start-ups
+def test_schema_cli_over_http(ch_server: str, tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    name = f"pyd_cli_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "CLICKHOUSE_URL": f"{ch_server}/{name}", "PYDIALER_DATA_DIR": str(tmp_path),
+           "PYTHONPATH": str(repo)}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "analytics.schema", *args], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run("up").count("applied ") == len(discover())
+    status = run("status")
+    assert "pending" not in status and "0005_cdr_minute" in status
+    assert run("down", str(len(discover()))).splitlines()[0] == "rolled back 0005_cdr_minute"
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=int(ch_server.rsplit(":", 1)[1]))
+    client.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+    client.close()
+
+
+@pytest.mark.slow  # starts a second server
+def test_server_applies_the_schema_at_start_and_owns_the_folder(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from analytics.server import start_subprocess
+
+    folder = Path(str(tmp_path))
+    proc, url = start_subprocess(folder, "--apply-schema")
+    try:
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=int(url.rsplit(":", 1)[1]), database="pydialer")
+        assert client.command("SELECT count() FROM schema_migrations FINAL WHERE applied = 1") == len(discover())
+        client.close()
+        assert (folder / "clickhouse").is_dir()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

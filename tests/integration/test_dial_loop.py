@@ -104,10 +104,14 @@ def test_progressive_call_flow_connect_drop_and_cdrs(rig) -> None:
 
     with engine.connect() as conn:
         rows = {str(r_.call_id): r_ for r_ in conn.execute(sa.select(CallAttempt.__table__)).all()}
-        outbox = conn.execute(sa.select(OutboxMessage.key)).scalars().all()
+        outbox = conn.execute(sa.select(OutboxMessage.key, OutboxMessage.payload)).all()
     assert rows[call_a].outcome == "human" and rows[call_a].agent_id == a1 and rows[call_a].disposition_code == "SALE"
     assert rows[call_b].outcome == "abandoned" and rows[call_b].dropped and rows[call_b].safe_harbor_played
-    assert sorted(outbox) == sorted([call_a, call_b]), "one CDR per attempt despite the double hangup"
+    finals = sorted(k for k, payload in outbox if "version" not in payload)
+    assert finals == sorted([call_a, call_b]), "one CDR per attempt despite the double hangup"
+    # The disposition came after the hangup: a corrected CDR (newer version) follows.
+    [(key, corrected)] = [(k, p) for k, p in outbox if "version" in p]
+    assert key == call_a and corrected["disposition_code"] == "SALE"
     stats = live.stats(campaign_id)
     assert stats["dials"] >= 2 and stats["humans"] == 2 and stats["abandons"] == 1 and stats["connected"] == 1
     assert stats["sales"] == 1
@@ -134,6 +138,7 @@ def test_waiting_call_goes_to_the_next_agent_that_frees_up(rig) -> None:
     assert LiveState(r).agent(a2).state is AgentState.READY
     with engine.connect() as conn:
         assert conn.execute(sa.select(CallAttempt.outcome).where(CallAttempt.call_id == call_a)).scalar() == "abandoned"
+    assert LiveState(r).stats(campaign_id)["abandons"] == 1, "left while being put through: an abandon"
 
 
 def test_originate_failure_and_lease(rig) -> None:
@@ -158,3 +163,83 @@ def test_garbage_events_are_skipped_not_fatal(rig) -> None:
     r.xadd(EVENTS_STREAM, {"nodata": "x"})
     loop.step(block_ms=1)
     assert r.xpending(EVENTS_STREAM, loop.group)["pending"] == 0
+
+
+def test_amd_campaign_reserves_no_agent_until_the_human_verdict(db_committed, redis_client) -> None:
+    engine, r = db_committed, redis_client
+    campaign_id = make_campaign(engine, dial_method="progressive", drop_after_s=5, amd_enabled=True)
+    make_leads(engine, campaign_id, 3)
+    clock = Clock()
+    loop = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01)
+    loop.restore()
+    [a1, a2] = make_agents(engine, 2)
+    for n, agent in enumerate((a1, a2), start=1):
+        loop.agents.login(agent, campaign_id, extension=f"PJSIP/agent{n:02d}")
+        loop.agents.ready(agent)
+    loop.tick(clock())
+    originates = [c for c in commands(r) if isinstance(c, ev.OriginateCommand)]
+    assert all(c.amd for c in originates)
+    human, machine = originates[0].call_id, originates[1].call_id
+    publish(r, loop, ev.Answered, human)
+    publish(r, loop, ev.Answered, machine)
+    assert not [c for c in commands(r) if isinstance(c, ev.BridgeCommand)], "AMD time is not agent time"
+    assert {LiveState(r).agent(a).state for a in (a1, a2)} == {AgentState.READY}
+    clock.t += 2
+    publish(r, loop, ev.AmdMachine, machine)
+    publish(r, loop, ev.AmdHuman, human)
+    [bridge] = [c for c in commands(r) if isinstance(c, ev.BridgeCommand)]
+    assert bridge.call_id == human
+    stats = LiveState(r).stats(campaign_id)
+    assert stats["machines"] == 1 and stats["humans"] == 1
+    publish(r, loop, ev.Hangup, machine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(CallAttempt.outcome, CallAttempt.amd_verdict)
+                           .where(CallAttempt.call_id == machine)).one()
+    assert tuple(row) == ("machine", "machine")
+
+
+def test_an_event_that_keeps_failing_is_dead_lettered(rig, monkeypatch) -> None:
+    engine, r, loop, clock, campaign_id, agents = rig
+    loop.claim_idle_ms = 0
+    real = loop.handle
+
+    def handle(event):
+        if event.call_id == "poison":
+            raise RuntimeError("database went away")
+        real(event)
+
+    monkeypatch.setattr(loop, "handle", handle)
+    r.xadd(EVENTS_STREAM, encode(ev.Ringing(call_id="poison", at=datetime.now(UTC), campaign_id=campaign_id)))
+    failures = 0
+    for _ in range(10):
+        try:
+            loop.consume(1)
+        except RuntimeError:
+            failures += 1
+    assert failures == 5, "retried (re-delivered) while it might be transient, then given up"
+    [dead] = r.xrange("pyd:events:calls:dead")
+    assert dead[1]["call_id"] == "poison" and dead[1]["group"] == loop.group
+    assert r.xpending(EVENTS_STREAM, loop.group)["pending"] == 0
+
+
+def test_engine_cli_runs_a_campaign_and_exits(db_committed, redis_url, redis_client, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    campaign_id = make_campaign(db_committed, dial_method="progressive")
+    make_leads(db_committed, campaign_id, 2)
+    [agent] = make_agents(db_committed, 1)
+    live = LiveState(redis_client)
+    from dialer.agents import AgentService
+
+    service = AgentService(live)
+    service.login(agent, campaign_id)
+    service.ready(agent)
+    env = {**os.environ, "DATABASE_URL": db_committed.url.render_as_string(hide_password=False),
+           "REDIS_URL": redis_url, "PYDIALER_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "dialer.loop", "--campaign", str(campaign_id), "--seconds", "3"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [c.type for c in commands(redis_client)] == ["cmd.originate"], "one idle agent: one call"
+    assert not redis_client.exists(f"pyd:campaign:{campaign_id}:lease"), "lease released on exit"

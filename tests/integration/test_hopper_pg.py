@@ -47,7 +47,7 @@ def seed(engine: sa.Engine, rng: random.Random, n: int = 400) -> tuple[int, list
         conn.execute(sa.text("INSERT INTO campaign_recycle_rules (campaign_id, status, delay_s, max_attempts)"
                              " VALUES (:c, 'B', 3600, 3), (:c, 'NA', 600, 2)"), {"c": campaign})
         rows = []
-        for i in range(n):
+        for _ in range(n):
             zones = rng.choice(ZONE_SETS)
             called = rng.random() < 0.4
             rows.append({
@@ -170,9 +170,8 @@ def test_recheck_at_originate_sees_new_dnc_and_refill_explains_itself(db_committ
     assert counts == {"dialable": 0, "dnc_global": 1, "outside_calling_hours": 1}
     empty = leads_repo.claim_for_hopper(db_committed, campaign, 10, NOW)
     assert empty.leads == [] and empty.summary == {"dialable": 0}  # nothing passed the SQL prefilter
-    with pytest.raises(LookupError):
-        with db_committed.connect() as conn:
-            leads_repo.load_rules(conn, 999_999)
+    with pytest.raises(LookupError), db_committed.connect() as conn:
+        leads_repo.load_rules(conn, 999_999)
 
 
 def test_state_rules_and_holidays_from_the_tables(db_committed: sa.Engine) -> None:

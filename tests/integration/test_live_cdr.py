@@ -132,7 +132,6 @@ def test_relay_delivers_once_and_survives_a_crash_between_insert_and_commit(db_c
 
 def test_disposition_after_hangup_updates_the_cdr(db_committed, ch_cdr) -> None:
     from analytics.cdr import insert_cdrs
-
     from dialer.agents import PgDispositions
 
     engine = db_committed
@@ -149,3 +148,29 @@ def test_disposition_after_hangup_updates_the_cdr(db_committed, ch_cdr) -> None:
     rows = ch_cdr.query("SELECT disposition_code, outcome FROM cdr FINAL WHERE call_id = {c:UUID}",
                         parameters={"c": uuid.UUID(call_id)}).result_rows
     assert rows == [("SALE", "human")]
+
+
+def test_pg_abandon_figures_count_live_answers_and_abandons(db_committed) -> None:
+    from datetime import timedelta as td
+
+    from dialer.abandon import pg_figures
+
+    engine = db_committed
+    campaign_id = make_campaign(engine)
+    now = datetime.now(UTC)
+    for kind in ("human", "human", "human", "abandoned", "machine", "no_answer"):
+        call_id = make_attempt(engine, campaign_id)
+        with engine.begin() as conn:
+            if kind != "no_answer":
+                cdr.stamp(conn, Answered(call_id=call_id, at=now))
+            if kind == "human":
+                cdr.stamp(conn, BridgedToAgent(call_id=call_id, at=now, agent_endpoint="PJSIP/agent01"))
+            if kind == "machine":
+                from core.events import AmdMachine
+
+                cdr.stamp(conn, AmdMachine(call_id=call_id, at=now))
+            cdr.finalise(conn, call_id, now + td(seconds=5), cause=16)
+    with engine.connect() as conn:
+        fig = pg_figures(conn, campaign_id, now + td(minutes=1), td(days=30))
+        assert (fig.answers, fig.abandons) == (4, 1)
+        assert pg_figures(conn, campaign_id, now + td(days=31), td(days=30)).answers == 0

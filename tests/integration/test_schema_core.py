@@ -125,3 +125,23 @@ def test_db_session_isolation_leaves_no_rows(db_engine: sa.Engine, db_session: S
     db_session.commit()
     with db_engine.connect() as other:  # a separate connection cannot see the savepoint's rows
         assert other.execute(sa.text("SELECT count(*) FROM users WHERE username = 'ghost'")).scalar() == 0
+
+
+def test_passwords_hash_verify_and_bad_input() -> None:
+    from core.passwords import MAX_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
+
+    digest = hash_password("correct horse")
+    assert digest.startswith("$argon2id$") and digest != hash_password("correct horse")  # salted
+    assert verify_password(digest, "correct horse")
+    assert not verify_password(digest, "Correct horse")
+    assert not needs_rehash(digest)
+    # Garbage never raises: a login with a corrupt stored hash is just a failed login.
+    for stored in ("", "not-a-hash", "$argon2id$v=19$m=1,t=1,p=1$bad$bad", "$2b$12$bcrypt.hash.from.elsewhere"):
+        assert verify_password(stored, "correct horse") is False
+        assert needs_rehash(stored)
+    assert not verify_password(digest, "")
+    assert not verify_password(digest, "x" * (MAX_PASSWORD_LENGTH + 1))
+    with pytest.raises(ValueError):
+        hash_password("")
+    with pytest.raises(ValueError):
+        hash_password("x" * (MAX_PASSWORD_LENGTH + 1))

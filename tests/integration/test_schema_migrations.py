@@ -130,6 +130,7 @@ def test_upgrade_to_a_revision_and_unknown_revision(empty_pg_url: str) -> None:
         migrate.upgrade(empty_pg_url, "nope-not-a-revision")
 
 
+@pytest.mark.slow
 def test_concurrent_upgrades_serialise(empty_pg_url: str, tmp_path: Path) -> None:
     """Several processes starting together each run `upgrade head`: none fails, the schema is built
     once (alembic's context is process-global, so this needs real processes, not threads)."""

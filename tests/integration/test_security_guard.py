@@ -205,6 +205,20 @@ def test_navbar_lists_only_the_roles_pages(web_app):
     assert "shell-nav-live" in admin_layout and "shell-nav-audit" in admin_layout
 
 
+def test_api_role_decorator(web_settings, web_users, redis_client):
+    from app import create_app
+    from app.api import require_roles
+
+    app = create_app(web_settings, testing=True)
+    app.add_url_rule("/api/admin-probe", "admin_probe", require_roles(["admin"])(lambda: {"ok": True}))
+    agent = signed_in(app, "agent")
+    response = agent.get("/api/admin-probe")
+    assert response.status_code == 403 and response.get_json()["error"] == "forbidden"
+    assert signed_in(app, "admin").get("/api/admin-probe").get_json() == {"ok": True}
+    assert app.test_client().get("/api/admin-probe").status_code == 401
+    app.extensions["pydialer"].engine.dispose()
+
+
 def test_security_headers(web_app):
     response = web_app.test_client().get("/login")
     csp = response.headers["Content-Security-Policy"]

@@ -7,14 +7,16 @@ import collections
 import phonenumbers
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from phonenumbers import timezone as pn_timezone
 
 from core import migrate
 from core.config import Settings
 from core.db import make_engine
-from core.passwords import verify_password
+from core.passwords import needs_rehash, verify_password
 from core.seed import LEAD_COUNT, generate_leads, seed
 
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 TABLES = (
     "users", "teams", "campaigns", "lists", "leads", "dnc_entries", "dispositions", "pause_codes",
     "campaign_recycle_rules", "state_calling_rules", "audit_log",
@@ -81,17 +83,20 @@ def test_full_seed_twice_changes_nothing(empty_pg_url: str, base_settings: Setti
         engine.dispose()
 
 
-@pytest.mark.slow
 def test_small_seed_is_a_prefix_of_the_full_one(empty_pg_url: str, base_settings: Settings) -> None:
     """A smaller seed (as tests of other parts may use): the leads are a prefix of the full set."""
     migrate.upgrade(empty_pg_url)
     engine = make_engine(empty_pg_url)
     try:
-        summary = seed(engine, base_settings, lead_count=500, dnc_count=20)
+        summary = seed(engine, base_settings, lead_count=500, dnc_count=20, hasher=CHEAP_ARGON2.hash)
         assert summary["totals"]["leads"] == 500 and summary["totals"]["dnc_entries"] == 20
         with engine.connect() as conn:
             phones = conn.execute(sa.text("SELECT phone_e164 FROM leads ORDER BY id")).scalars().all()
         assert phones == [row[1] for row in generate_leads(500, [1, 2])]
+        with engine.connect() as conn:
+            agent_hash = conn.execute(sa.text("SELECT password_hash FROM users WHERE username = 'agent07'")).scalar_one()
+        assert verify_password(agent_hash, base_settings.demo_password)
+        assert needs_rehash(agent_hash)  # the web login upgrades it to production parameters
     finally:
         engine.dispose()
 

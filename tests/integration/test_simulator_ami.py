@@ -123,7 +123,8 @@ def test_answered_call_redirected_to_agent_bridges_and_ends_normally(sim: Simula
         m, events = await _manager(sim)
         res = await m.send_action({"Action": "Originate", "Channel": "Local/5551000@from-dialer", "Context": "hold",
                                    "Exten": "s", "Priority": "1", "Async": "true", "CallerID": '"Camp" <2000>',
-                                   "Timeout": "30000", "Variable": ["LEAD_ID=42", "CAMPAIGN=7,LIST=3"]})
+                                   "Timeout": "30000", "Variable": ["LEAD_ID=42", "CAMPAIGN=7,LIST=3"],
+                                   "Account": "camp7"})
         assert res[0].Response == "Success" and res[0].Message == "Originate successfully queued"
         resp = res[-1]
         assert resp.Event == "OriginateResponse" and resp.Response == "Success" and resp.Reason == "4"
@@ -131,6 +132,7 @@ def test_answered_call_redirected_to_agent_bridges_and_ends_normally(sim: Simula
         assert one.startswith("Local/5551000@from-dialer-") and one.endswith(";1")
         assert resp.CallerIDNum == "2000" and resp.CallerIDName == "Camp"
         trunk = await _wait_for(events, lambda e: e.get("Event") == "DialEnd" and e.get("DialStatus") == "ANSWER")
+        assert trunk["AccountCode"] == "camp7" and trunk["DestAccountCode"] == "camp7"
         assert trunk["DestChannel"].startswith("PJSIP/trunk-") and trunk["Channel"].endswith(";2")
         seq = _names(events, trunk["DestChannel"])
         assert seq[:5] == ["Newchannel", "DialBegin", "Newstate", "Newstate", "DialEnd"]
@@ -407,3 +409,37 @@ def test_bridge_action_and_dual_redirect(sim: SimulatorThread) -> None:
         m.close()
 
     asyncio.run(run())
+
+
+def test_same_seed_same_outcomes_after_reset(sim: SimulatorThread) -> None:
+    async def batch() -> dict[str, str]:
+        m, _ = await _manager(sim)
+        futures = {n: m.send_action({"Action": "Originate", "Channel": f"PJSIP/55590{n:02d}@trunk",
+                                     "Application": "Wait", "Data": "1", "Async": "true", "Timeout": "500",
+                                     "ActionID": f"det-{n}"}) for n in range(20)}
+        out = {}
+        for n, fut in futures.items():
+            res = await asyncio.wait_for(fut, 5)
+            out[str(n)] = res[-1].Reason
+        m.close()
+        return out
+
+    first = asyncio.run(batch())
+    sim.control("POST", "/_reset")
+    second = asyncio.run(batch())
+    assert first == second
+    assert len(set(first.values())) >= 3  # a real mix: answered, failed, no answer
+
+
+def test_session_that_never_logs_in_is_closed(sim: SimulatorThread) -> None:
+    assert sim.sim is not None
+    sim.call(setattr, sim.sim.ami, "auth_timeout", 0.3)
+    try:
+        s = _raw(sim)
+        _read_until(s, b"\r\n")
+        t0 = time.monotonic()
+        assert s.recv(10) == b""  # closed by the server, like manager.conf authtimeout
+        assert time.monotonic() - t0 < 3
+        s.close()
+    finally:
+        sim.call(setattr, sim.sim.ami, "auth_timeout", 30.0)

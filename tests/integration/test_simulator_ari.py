@@ -72,6 +72,11 @@ def test_auth_info_and_error_bodies(sim: SimulatorThread) -> None:
                 assert r.status == 404 and await r.json() == {"message": "Bridge not found"}
             async with http.delete(_url(sim, "/ari/channels/nope"), headers=AUTH_HEADER) as r:
                 assert r.status == 404
+            async with http.get(_url(sim, "/ari/no/such/thing"), headers=AUTH_HEADER) as r:
+                assert r.status == 404 and await r.json() == {"message": "Resource not found"}
+            async with http.post(_url(sim, "/ari/channels"), headers=AUTH_HEADER, data=b"{not json",
+                                 params={"endpoint": "PJSIP/1@trunk", "app": "x"}) as r:
+                assert r.status == 400 and (await r.json())["message"] == "Invalid JSON body"
 
     asyncio.run(run())
 
@@ -150,13 +155,19 @@ def _envelope(pcm: np.ndarray, frame: int = 1600) -> np.ndarray:
 @pytest.mark.slow
 def test_external_media_sends_rtp_of_the_call(sim: SimulatorThread, tmp_path: Any) -> None:
     sim.control("POST", "/_force", {"outcome": "human"})
+    reference = _dialogue_audio(sim.sim.config.data_dir / "tts")  # fills the cache the simulator reads
+    speech_packets = -(-reference.size // 160)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(5)
     port = sock.getsockname()[1]
 
-    async def run() -> list[RtpPacket]:
-        async with aiohttp.ClientSession(headers=AUTH_HEADER) as http, http.ws_connect(_url(sim, "/ari/events?app=media")) as ws:
+    async def run() -> tuple[list[RtpPacket], list[float], int]:
+        loop = asyncio.get_running_loop()
+        packets: list[RtpPacket] = []
+        arrivals: list[float] = []
+        async with aiohttp.ClientSession(headers=AUTH_HEADER) as http, \
+                http.ws_connect(_url(sim, "/ari/events?app=media")) as ws:
             async with http.post(_url(sim, "/ari/channels"), json={
                     "endpoint": "PJSIP/5559100@trunk", "app": "media"}) as r:
                 chan = await r.json()
@@ -178,33 +189,37 @@ def test_external_media_sends_rtp_of_the_call(sim: SimulatorThread, tmp_path: An
             async with http.post(_url(sim, f"/ari/bridges/{bridge['id']}/addChannel"),
                                  params={"channel": f"{snoop['id']},{ext['id']}"}) as r:
                 assert r.status == 204
-        loop = asyncio.get_running_loop()
-        packets: list[RtpPacket] = []
-        arrivals: list[float] = []
-        while True:
-            try:
-                data = await loop.run_in_executor(None, sock.recv, 2048)
-            except TimeoutError:
-                break
-            packets.append(RtpPacket.parse(data))
-            arrivals.append(time.monotonic())
-            sock.settimeout(1.0)
-        assert arrivals[-1] - arrivals[0] >= 0.8 * 0.02 * (len(arrivals) - 1)  # paced in real time
-        return packets
+            # the speech, then half a second of the silence a live channel keeps sending
+            while len(packets) < speech_packets + 25:
+                packets.append(RtpPacket.parse(await loop.run_in_executor(None, sock.recv, 2048)))
+                arrivals.append(time.monotonic())
+            async with http.delete(_url(sim, f"/ari/channels/{chan['id']}")) as r:
+                assert r.status == 204  # the snoop dies with it, the bridge empties: RTP stops
+        sock.settimeout(0.5)
+        late = 0
+        try:
+            while True:
+                sock.recv(2048)
+                late += 1
+        except TimeoutError:
+            pass
+        return packets, arrivals, late
 
-    packets = asyncio.run(run())
+    packets, arrivals, late = asyncio.run(run())
     sock.close()
+    assert late < 10
+    assert arrivals[-1] - arrivals[0] >= 0.8 * 0.02 * (len(arrivals) - 1)  # paced in real time
     spies = sim.control("GET", "/_spies")[1]
     assert spies[-1]["via"] == "snoop" and spies[-1]["spy"] == "both"
     assert all(p.payload_type == 0 and len(p.payload) == 160 for p in packets)
     assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in zip(packets, packets[1:], strict=False))
+    assert all((b.timestamp - a.timestamp) % 2**32 == 160 for a, b in zip(packets, packets[1:], strict=False))
     assert sum(p.marker for p in packets) == 2  # one per talk spurt
     received = np.concatenate([ulaw_decode(p.payload) for p in packets])
-    reference = _dialogue_audio(sim.sim.config.data_dir / "tts")  # the same cache the simulator filled
-    assert abs(received.size - reference.size) <= 160
-    env_rx, env_ref = _envelope(received), _envelope(reference)
-    k = min(env_rx.size, env_ref.size)
-    assert np.corrcoef(env_rx[:k], env_ref[:k])[0, 1] > 0.98
+    speech, tail = received[: reference.size], received[speech_packets * 160:]
+    assert not tail.any()  # encoded silence decodes to 0
+    env_rx, env_ref = _envelope(speech), _envelope(reference)
+    assert np.corrcoef(env_rx, env_ref)[0, 1] > 0.98
     assert abs(env_rx.mean() / env_ref.mean() - 1) < 0.05
 
 

@@ -15,7 +15,7 @@ from telephony.simulator.testing import SimulatorThread, running_simulator
 from .test_simulator_ami import _manager, _wait_for
 
 SCENARIO = {
-    "timing": {"ring_live_s": 1.0, "ring_machine_s": 1.0, "talk_s": 5.0},
+    "timing": {"ring_live_s": 1.0, "ring_machine_s": 1.0, "talk_s": 30.0},
     "amd": {"machine_detect": 1.0, "live_false_positive": 0.0, "latency_live_s": 0.5, "latency_machine_s": 0.5},
     "sim": {"time_scale": 10, "patience_s": 60.0, "agent_answer_s": 0.3, "drop_after_s": 2.0,
             "safe_harbor_s": 1.0},
@@ -125,6 +125,29 @@ def test_machine_goes_to_the_machine_extension_and_hangs_up(sim: SimulatorThread
         hang = await _wait_for(events, lambda e: e.get("Event") == "Hangup" and e["Uniqueid"] == call_id)
         assert hang["Cause"] == "16"
         assert any(e.get("Event") == "Newexten" and e.get("Extension") == "machine" for e in events)
+        m.close()
+
+    asyncio.run(run())
+
+
+def test_local_monitor_extension_spies_on_the_agent(sim: SimulatorThread) -> None:
+    sim.control("POST", "/_force", {"outcome": "human"})
+    call_id = str(uuid.uuid4())
+
+    async def run() -> None:
+        m, events = await _manager(sim)
+        await m.send_action(_originate(call_id, "5551005", amd=False))
+        await m.send_action({"Action": "Redirect", "Channel": call_id, "Context": "pydialer-agents",
+                             "Exten": "agent04", "Priority": "1"})
+        await _wait_for(events, lambda e: e.get("Event") == "BridgeEnter" and e["Channel"].startswith("PJSIP/agent04"))
+        # a supervisor phone dialling 87204 (whisper to agent04), as [pydialer-monitor] defines
+        res = await m.send_action({"Action": "Originate", "Channel": "Local/87204@pydialer-monitor",
+                                   "Application": "Wait", "Data": "60", "Async": "true"})
+        assert res[-1].Response == "Success"
+        start = await _wait_for(events, lambda e: e.get("Event") == "ChanSpyStart")
+        assert start["SpyeeChannel"].startswith("PJSIP/agent04-") and start["SpyerChannel"].endswith(";2")
+        spy = sim.control("GET", "/_spies")[1][-1]
+        assert spy["mode"] == "whisper" and spy["options"] == "qw"
         m.close()
 
     asyncio.run(run())

@@ -319,6 +319,7 @@ def _control(ari: int, method: str, path: str, body: Any = None) -> Any:
         return json.loads(resp.read() or b"null")
 
 
+@pytest.mark.slow  # two simulator process starts: ~2-5 s
 def test_reconnect_after_simulator_killed_mid_call_resyncs_without_dangling_calls(tmp_path: Path) -> None:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps(SCENARIO))
@@ -388,6 +389,7 @@ def test_service_turns_commands_into_calls_and_publishes_events(fresh: Simulator
         send_command(redis_client, ev.OriginateCommand(call_id=busy, number="15551230002", campaign_id=3),
                      stream=commands)
         redis_client.xadd(commands, {"data": "garbage"})
+        send_command(redis_client, ev.PlayCommand(call_id=busy, audio="x"), stream=commands)  # not safe harbor
 
         async def stream_kinds(call_id: str) -> list[str]:
             entries = await client.xrange(events_stream)
@@ -407,7 +409,8 @@ def test_service_turns_commands_into_calls_and_publishes_events(fresh: Simulator
         assert kinds == ["call.dialing", "call.ringing", "call.answered", "call.bridged_to_agent", "call.hangup"]
         # Hangup and OriginateResponse may come in either order from Asterisk
         assert sorted((await stream_kinds(busy))[-2:]) == ["call.hangup", "call.originate_failed"]
-        assert await client.xlen(dead) == 1
+        dead_reasons = [f[b"error"].decode() for _, f in await client.xrange(dead)]
+        assert len(dead_reasons) == 2 and any("only safe-harbor playback" in r for r in dead_reasons)
         pending = await client.xpending(commands, "telephony")
         assert pending["pending"] == 0
         stop.set()
@@ -445,3 +448,55 @@ def test_python_m_telephony_runs_the_service_and_stops_cleanly(fresh: SimulatorT
             proc.kill()
             raise
     assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
+
+
+def test_restarted_service_adopts_live_calls_and_can_control_them(fresh: SimulatorThread) -> None:
+    async def body() -> None:
+        async with Harness(fresh.ami_port, fresh.ari_port) as first:
+            call_id = await first.dial(fresh, "human", campaign_id=9)
+            await first.wait_for(call_id, "answered")
+        # a new process: empty normaliser; the resync after login finds the call by its variable
+        async with Harness(fresh.ami_port, fresh.ari_port) as second:
+            await second.wait_for(call_id, "answered")
+            assert second.kinds(call_id) == ["dialing", "answered"]
+            assert all(e.campaign_id == "9" for e in second.of(call_id))
+            await second.control.hangup(call_id, cause=16)
+            await second.wait_for(call_id, "hangup")
+            assert second.conn.normalizer.active_call_ids() == []
+
+    run(body())
+
+
+def test_calls_are_spread_over_several_pbxs_and_routed_back(fresh: SimulatorThread, tmp_path: Path) -> None:
+    with running_simulator(SCENARIO, seed=5, data_dir=tmp_path) as other:
+        async def body() -> None:
+            events: list[ev.CallEvent] = []
+            conns = [PbxConnection(PbxServer(name=name, ami_port=s.ami_port, ari_url=f"http://127.0.0.1:{s.ari_port}"),
+                                   events.append) for name, s in (("pbx-a", fresh), ("pbx-b", other))]
+            control = AsteriskControl(conns)
+            for c in conns:
+                await c.start()
+                await c.ami.wait_ready(5)
+            for s in (fresh, other):
+                s.control("POST", "/_force", {"outcome": "human", "count": 10})
+            handles = [await control.originate(OriginateRequest(call_id=str(uuid.uuid4()), number="15551230001"))
+                       for _ in range(4)]
+            assert sorted(h.pbx for h in handles) == ["pbx-a", "pbx-a", "pbx-b", "pbx-b"]  # least loaded, rotating
+            pinned = await control.originate(OriginateRequest(call_id=str(uuid.uuid4()), number="1", pbx="pbx-b"))
+            assert pinned.pbx == "pbx-b"
+            for h in [*handles, pinned]:
+                assert (await asyncio.wait_for(h.result, 5)).success
+            for h in handles:
+                await control.hangup(h.call_id)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and sum(e.type == "call.hangup" for e in events) < 4:
+                await asyncio.sleep(0.02)
+            ended = {e.call_id: e.pbx for e in events if e.type == "call.hangup"}
+            assert ended == {h.call_id: h.pbx for h in handles}
+            a_hangups = [r for r in ami_requests(fresh, "Hangup")]
+            assert len(a_hangups) == 2  # each PBX only got its own calls' hangups
+            await control.hangup(pinned.call_id)
+            for c in conns:
+                await c.close()
+
+        run(body())

@@ -46,12 +46,18 @@ def test_publish_trims_approximately_and_round_trips(redis_url: str, redis_clien
 
 
 def test_commands_are_executed_acked_and_bad_ones_dead_lettered(redis_url: str, redis_client) -> None:
-    send_command(redis_client, ev.OriginateCommand(call_id="c1", number="15551230001", campaign_id=7), stream=COMMANDS_STREAM)
+    send_command(
+        redis_client, ev.OriginateCommand(call_id="c1", number="15551230001", campaign_id=7), stream=COMMANDS_STREAM
+    )
     send_command(redis_client, ev.HangupCommand(call_id="c1", cause=17), stream=COMMANDS_STREAM)
     redis_client.xadd(COMMANDS_STREAM, {"type": "cmd.originate", "data": "{not json"})
     redis_client.xadd(COMMANDS_STREAM, {"type": "x", "data": json.dumps({"type": "cmd.originate", "call_id": "c2"})})
     redis_client.xadd(COMMANDS_STREAM, {"nothing": "here"})
-    send_command(redis_client, ev.MonitorCommand(call_id="c1", supervisor_endpoint="PJSIP/sup1", mode="barge"), stream=COMMANDS_STREAM)
+    send_command(
+        redis_client,
+        ev.MonitorCommand(call_id="c1", supervisor_endpoint="PJSIP/sup1", mode="barge"),
+        stream=COMMANDS_STREAM,
+    )
     # an event is not a command
     redis_client.xadd(COMMANDS_STREAM, {"data": json.dumps(ev.Ringing(call_id="c1", at=T0).to_dict())})
 
@@ -64,7 +70,9 @@ def test_commands_are_executed_acked_and_bad_ones_dead_lettered(redis_url: str, 
                 raise RuntimeError("supervisor endpoint offline")
             seen.append(cmd)
 
-        consumer = CommandConsumer(client, handler, "tel-1", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=100)
+        consumer = CommandConsumer(
+            client, handler, "tel-1", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=100
+        )
         await consumer.ensure_group()
         await consumer.ensure_group()  # idempotent
         handled = await consumer.run_once()
@@ -94,7 +102,9 @@ def test_stale_pending_commands_of_a_crashed_consumer_are_claimed(redis_url: str
         async def crash(cmd: ev.Command) -> None:
             raise asyncio.CancelledError  # the process dies mid-command: nothing is acked
 
-        dying = CommandConsumer(client, crash, "tel-dead", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=50)
+        dying = CommandConsumer(
+            client, crash, "tel-dead", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=50
+        )
         await dying.ensure_group()
         with contextlib.suppress(asyncio.CancelledError):
             await dying.run_once()
@@ -103,7 +113,9 @@ def test_stale_pending_commands_of_a_crashed_consumer_are_claimed(redis_url: str
         async def ok(cmd: ev.Command) -> None:
             seen.append(cmd.call_id)
 
-        survivor = CommandConsumer(client, ok, "tel-2", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=50, claim_idle_ms=100)
+        survivor = CommandConsumer(
+            client, ok, "tel-2", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=50, claim_idle_ms=100
+        )
         assert await survivor.run_once() == 0  # not idle long enough yet: left alone
         await asyncio.sleep(0.2)
         await survivor.run_once()
@@ -120,7 +132,9 @@ def test_stale_pending_commands_of_a_crashed_consumer_are_claimed(redis_url: str
 def test_originate_is_never_executed_twice(redis_url: str, redis_client) -> None:
     cmd = ev.OriginateCommand(call_id="c-once", number="100")
     send_command(redis_client, cmd, stream=COMMANDS_STREAM)
-    send_command(redis_client, cmd, stream=COMMANDS_STREAM)  # a duplicate delivery (producer retry, reclaimed entry ...)
+    send_command(
+        redis_client, cmd, stream=COMMANDS_STREAM
+    )  # a duplicate delivery (producer retry, reclaimed entry ...)
 
     async def body() -> None:
         client = aioredis.from_url(redis_url)
@@ -129,7 +143,9 @@ def test_originate_is_never_executed_twice(redis_url: str, redis_client) -> None
         async def handler(c: ev.Command) -> None:
             dialed.append(c.call_id)
 
-        consumer = CommandConsumer(client, handler, "tel-3", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=50)
+        consumer = CommandConsumer(
+            client, handler, "tel-3", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=50
+        )
         await consumer.ensure_group()
         await consumer.run_once()
         assert dialed == ["c-once"]
@@ -148,7 +164,16 @@ def test_poison_command_goes_to_dead_letter_after_max_deliveries(redis_url: str,
             raise asyncio.CancelledError
 
         for i in range(3):
-            consumer = CommandConsumer(client, crash, f"tel-{i}", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=20, claim_idle_ms=1, max_deliveries=2)
+            consumer = CommandConsumer(
+                client,
+                crash,
+                f"tel-{i}",
+                stream=COMMANDS_STREAM,
+                dead_letter=DEAD_LETTER_STREAM,
+                block_ms=20,
+                claim_idle_ms=1,
+                max_deliveries=2,
+            )
             await consumer.ensure_group()
             await asyncio.sleep(0.01)
             with contextlib.suppress(asyncio.CancelledError):
@@ -169,7 +194,9 @@ def test_consumer_recreates_its_group_when_redis_lost_the_stream(redis_url: str,
         async def handler(cmd: ev.Command) -> None:
             seen.append(cmd.call_id)
 
-        consumer = CommandConsumer(client, handler, "tel-r", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=20)
+        consumer = CommandConsumer(
+            client, handler, "tel-r", stream=COMMANDS_STREAM, dead_letter=DEAD_LETTER_STREAM, block_ms=20
+        )
         await consumer.ensure_group()
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))

@@ -10,7 +10,6 @@ import asyncio
 import threading
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ import redis.asyncio as aioredis
 import sqlalchemy as sa
 
 from core.config import PbxServer
-from core.models import CallAttempt, OutboxMessage
+from core.models import CallAttempt, Campaign, OutboxMessage
 from dialer import cdr
 from dialer.live import LiveState
 from dialer.loop import CampaignLoop, Lease
@@ -101,7 +100,8 @@ def test_campaign_with_virtual_agents_against_the_simulator(request, db_committe
         agent_thread.start()
         time.sleep(RUN_S)
         # Stop dialing, let the calls in flight finish, then stop everything.
-        loop.settings = replace(loop.settings, active=False)
+        with engine.begin() as conn:  # the loop notices within SETTINGS_RELOAD_S
+            conn.execute(sa.update(Campaign).where(Campaign.id == campaign_id).values(active=False))
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             with engine.connect() as conn:

@@ -22,6 +22,12 @@ def audit_actions(engine: sa.Engine) -> list[tuple[str, str, str | None, str | N
     return [tuple(r) for r in rows]
 
 
+def set_cookie(response, name: str) -> str:
+    found = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{name}=")]
+    assert len(found) == 1, response.headers.getlist("Set-Cookie")
+    return found[0]
+
+
 def navbar_csrf(tree: object) -> str | None:
     """The value of the hidden ``csrf_token`` input somewhere in a Dash layout JSON tree."""
     if isinstance(tree, dict):
@@ -61,9 +67,11 @@ def test_login_success_sets_hardened_cookie_and_audits(web_app, web_users, db_co
     client = web_app.test_client()
     response = web_login(client, "Supervisor ")  # usernames are case- and space-insensitive
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    cookie = response.headers.get("Set-Cookie", "")
-    assert "pydialer_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    cookie = set_cookie(response, "pydialer_session")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # session_cookie_secure=False in these settings
+    csrf_cookie = set_cookie(response, "pydialer_csrf")
+    assert "HttpOnly" not in csrf_cookie and "SameSite=Lax" in csrf_cookie  # Dash's renderer reads it
     me = client.get("/api/me").get_json()
     assert me["username"] == "supervisor" and me["role"] == "supervisor" and me["team"] == "Team A"
     assert me["last_login_at"] is not None
@@ -77,7 +85,8 @@ def test_secure_cookie_flag_follows_settings(web_settings, web_users, redis_clie
 
     app = create_app(dataclasses.replace(web_settings, session_cookie_secure=True), testing=True)
     response = web_login(app.test_client(), "agent01")
-    assert "Secure" in response.headers.get("Set-Cookie", "")
+    assert "Secure" in set_cookie(response, "pydialer_session")
+    assert "Secure" in set_cookie(response, "pydialer_csrf")
     app.extensions["pydialer"].engine.dispose()
 
 

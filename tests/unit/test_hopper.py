@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dialer.calling_hours import CallingPolicy, Holiday, is_open
 from dialer.compliance import CallbackView, CampaignRules, DncEntryView, DncView, LeadView
 from dialer.hopper import LEAD_ORDERS, order, select
+from dialer.leads_repo import ALL_ZONES, open_zones
+from dialer.state_rules import DEFAULT_STATE_RULES
 
 NOW = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)  # 12:00 EST, 09:00 PST
 NY, LA, HON = ("America/New_York",), ("America/Los_Angeles",), ("Pacific/Honolulu",)
@@ -83,3 +88,15 @@ def test_select_limits_explains_and_puts_callbacks_first() -> None:
     assert fill.summary == {"dialable": 2, "outside_calling_hours": 1, "dnc_global": 1, "list_inactive": 1}
     assert ids(select(leads, campaign, dnc, NOW, limit=1, callbacks=callbacks).leads) == [3]
     assert select(leads, campaign, dnc, NOW, limit=0).leads == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 3 * 365 * 24 * 60))
+def test_open_zone_sets_used_by_the_sql_agree_with_is_open(minutes: int) -> None:
+    """leads_repo turns the window into zone-set membership; it must say what is_open says."""
+    now = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+    policy = CallingPolicy(state_rules=DEFAULT_STATE_RULES, holidays=(Holiday(7, 4),))
+    zones = open_zones(policy, now)
+    assert zones.generic == [z for z in ALL_ZONES if is_open(policy, (z,), None, now)]
+    for state in ("FL", "TX", "RI"):
+        assert zones.by_state[state] == [z for z in ALL_ZONES if is_open(policy, (z,), state, now)]

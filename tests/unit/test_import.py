@@ -179,3 +179,16 @@ def test_decode_fallbacks() -> None:
     assert decode("héllo".encode())[1] == "utf-8"
     assert decode(b"caf\xe9")[:2] == ("café", "cp1252")
     assert decode(b"\x81\x8d")[1] == "latin-1"
+
+
+def test_worker_processes_give_the_same_report() -> None:
+    lines = ["phone,first_name,notes"]
+    for i in range(600):
+        phone = "bad" if i % 50 == 0 else f"212555{i % 400:04d}"  # invalid rows and in-file duplicates
+        lines.append(f"{phone},N{i},=x{i}" if i % 97 == 0 else f"{phone},N{i},n")
+    data = "\n".join(lines).encode()
+    one, two = MemoryStore(), MemoryStore()
+    single = import_file(data, one, chunk_rows=64)
+    multi = import_file(data, two, chunk_rows=64, workers=2)
+    assert issues(single) == issues(multi) and single.rejected > 0
+    assert [(lead.row, lead.phone_e164) for lead in one.leads] == [(lead.row, lead.phone_e164) for lead in two.leads]

@@ -35,3 +35,17 @@ def test_packetize_sequence_timestamp_marker() -> None:
     assert len({p.ssrc for p in packets}) == 1
     decoded = np.concatenate([ulaw_decode(p.payload) for p in packets])
     assert np.corrcoef(decoded.astype(float), pcm.astype(float))[0, 1] > 0.999
+
+
+def test_stream_continues_with_silence_after_the_speech() -> None:
+    from itertools import islice
+
+    from telephony.simulator.audio import alaw_decode
+    from telephony.simulator.rtp import packet_stream
+
+    pcm = np.full(400, 5000, dtype=np.int16)  # 2.5 frames of speech
+    packets = [RtpPacket.parse(p) for p in islice(packet_stream(pcm, "alaw", [0], random.Random(2)), 6)]
+    assert [p.payload_type for p in packets] == [8] * 6 and [p.marker for p in packets] == [True] + [False] * 5
+    assert all(np.abs(alaw_decode(p.payload)).max() <= 8 for p in packets[3:])  # A-law's smallest step
+    assert np.abs(alaw_decode(packets[1].payload)).min() > 4000
+    assert [(p.sequence - packets[0].sequence) % 65536 for p in packets] == [0, 1, 2, 3, 4, 5]

@@ -21,6 +21,10 @@ SHARED = Path("/work/shared/scenarios")
     ({"outcomes": {"answer_prob": 1.5}}, "outcomes.answer_prob", "<= 1"),
     ({"outcomes": {"answer_prob": 0.6, "machine_prob": 0.3, "fail_prob": 0.2}}, "outcomes", "> 1"),
     ({"outcomes": {"answer_prob": {"type": "tod_curve"}}}, "outcomes.answer_prob.type", "unsupported"),
+    ({"outcomes": {"answer_prob": {"type": "piecewise", "points": [[0, 0.1], [0, 0.2]]}}},
+     "outcomes.answer_prob.points", "increase"),
+    ({"outcomes": {"answer_prob": {"type": "piecewise", "points": [[0, 0.1], [10, 0.9]]}, "machine_prob": 0.2}},
+     "outcomes", "at t=10"),
     ({"amd": {"enabled": "yes"}}, "amd.enabled", "true or false"),
     ({"sim": {"time_scale": 0}}, "sim.time_scale", "> 0"),
     ({"sim": {"dialogue": {"turns": [{"speaker": "bot", "text": "hi"}]}}}, "sim.dialogue.turns[0].speaker", "customer"),
@@ -45,7 +49,7 @@ def test_pacing_benchmark_scenarios_are_accepted(name: str) -> None:
     if not path.exists():
         pytest.skip("shared scenarios not present")
     sc = Scenario.parse(json.loads(path.read_text()))
-    assert 0 < sc.p_human < 1 and sc.no_answer_timeout_s == 25.0
+    assert 0 < sc.p_human.at(0) < 1 and sc.no_answer_timeout_s == 25.0
 
 
 def test_plans_are_deterministic_per_seed_and_follow_the_mix() -> None:
@@ -88,3 +92,16 @@ def test_ring_beyond_timeout_becomes_no_answer() -> None:
                          "timing": {"ring_live_s": 40, "no_answer_timeout_s": 25}})
     plan = draw_plan(sc, random.Random(0))
     assert plan.outcome == "noanswer" and plan.ring_s == 25
+
+
+def test_piecewise_answer_rate_follows_scenario_time() -> None:
+    sc = Scenario.parse({"outcomes": {"answer_prob": {"type": "piecewise", "points": [[0, 0.1], [100, 0.5]]},
+                                      "machine_prob": 0.0, "fail_prob": 0.0}})
+    assert (sc.p_human.at(50), sc.p_human.at(100), sc.p_human.at(1e6)) == (0.1, 0.5, 0.5)
+    linear = Scenario.parse({"outcomes": {"answer_prob": {"type": "piecewise", "points": [[0, 0.1], [100, 0.5]],
+                                                          "interp": "linear"}}})
+    assert abs(linear.p_human.at(50) - 0.3) < 1e-12
+    early, late = random.Random(9), random.Random(9)
+    before = Counter(draw_plan(sc, early, t=10).outcome for _ in range(4000))
+    after = Counter(draw_plan(sc, late, t=200).outcome for _ in range(4000))
+    assert abs(before["human"] / 4000 - 0.1) < 0.02 and abs(after["human"] / 4000 - 0.5) < 0.03

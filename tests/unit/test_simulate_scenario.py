@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dialer.simulate_scenario import Distribution, LeadList, Schedule, ScenarioError, load_scenario, parse_scenario
+from dialer.simulate_scenario import Distribution, LeadList, ScenarioError, Schedule, load_scenario, parse_scenario
 
 SCEN = Path(__file__).resolve().parents[2] / "bench" / "scenarios"
 
@@ -29,7 +29,10 @@ def test_gamma_mixture_empirical_fixed_and_clip() -> None:
     g = Distribution.parse({"dist": "gamma", "mean": 10, "sd": 5}, "g").sample(rng, 200_000)
     assert g.mean() == pytest.approx(10, rel=0.02) and g.std() == pytest.approx(5, rel=0.03)
     mix = Distribution.parse(
-        {"dist": "mixture", "components": [{"weight": 3, "dist": "fixed", "value": 1}, {"weight": 1, "value": 5, "dist": "fixed"}]},
+        {
+            "dist": "mixture",
+            "components": [{"weight": 3, "dist": "fixed", "value": 1}, {"weight": 1, "value": 5, "dist": "fixed"}],
+        },
         "m",
     ).sample(rng, 100_000)
     assert mix.mean() == pytest.approx(2.0, rel=0.02)

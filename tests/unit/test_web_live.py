@@ -73,6 +73,33 @@ def test_ttl_cache_recomputes_only_after_ttl_and_not_after_errors():
     assert calls == [0.0, 5.0, 5.0]
 
 
+def test_ttl_cache_serves_stale_while_one_caller_refreshes():
+    import threading
+
+    now = [0.0]
+    release = threading.Event()
+    entered = threading.Event()
+    values = iter([1, 2])
+
+    def compute() -> int:
+        value = next(values)
+        if value == 2:
+            entered.set()
+            release.wait(5)
+        return value
+
+    cache = TtlCache(compute, 1.0, clock=lambda: now[0])
+    assert cache.get() == 1
+    now[0] = 2.0
+    refresher = threading.Thread(target=cache.get)
+    refresher.start()
+    assert entered.wait(5)
+    assert cache.get() == 1  # does not wait for the slow refresh
+    release.set()
+    refresher.join(5)
+    assert cache.get() == 2
+
+
 def snapshot(agents, counts=None) -> LiveSnapshot:
     return LiveSnapshot(
         NOW, agents, counts, Names({"7": "Ada Agent"}, {12: "Solar"}),

@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface: wire format, panoramisk-based client, AMI-backed PbxControl."""

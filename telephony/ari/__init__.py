@@ -1,0 +1,1 @@
+"""Asterisk REST Interface: aiohttp client and typed models."""
