@@ -21,6 +21,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import redis
 import sqlalchemy as sa
@@ -44,20 +45,20 @@ def _open_zone() -> str:
     return next(z for z in zones if 10 <= datetime.now(UTC).astimezone(ZoneInfo(z)).hour <= 18)
 
 
-def _wait_command(r: redis.Redis, kind: str, after: str, timeout: float = 5.0) -> tuple[ev.Message, str]:
+def _wait_command(r: Any, kind: str, after: str, timeout: float = 5.0) -> tuple[Any, str]:
     deadline = time.monotonic() + timeout
     last = after
     while time.monotonic() < deadline:
         for entry_id, fields in r.xrange(COMMANDS_STREAM, min=f"({last}", count=100):
             last = entry_id
-            msg = ev.from_dict(json.loads(fields["data"]))
+            msg: Any = ev.from_dict(json.loads(fields["data"]))
             if msg.type == kind:
                 return msg, entry_id
         time.sleep(0.002)
     raise TimeoutError(f"no {kind} within {timeout}s")
 
 
-def _publish(r: redis.Redis, cls: type[ev.CallEvent], call_id: str, campaign_id: int, **kw: object) -> None:
+def _publish(r: Any, cls: type[ev.CallEvent], call_id: str, campaign_id: int, **kw: Any) -> None:
     r.xadd(EVENTS_STREAM, encode(cls(call_id=call_id, at=datetime.now(UTC), campaign_id=campaign_id, **kw)))
 
 

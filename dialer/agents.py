@@ -43,7 +43,9 @@ class AgentStore(Protocol):
 
 class DispositionSink(Protocol):
     def record(self, agent_id: int | None, call_id: str, code: str, now: float, *, callback_at: datetime | None,
-               note: str | None) -> None: ...
+               note: str | None, wrap_ended: bool = False) -> None: ...
+
+    def wrap_ended(self, call_id: str, now: float) -> None: ...
 
 
 class NoStore:
@@ -144,8 +146,10 @@ class PgDispositions:
         self.engine = engine
 
     def record(self, agent_id: int | None, call_id: str, code: str, now: float, *, callback_at: datetime | None,
-               note: str | None) -> None:
+               note: str | None, wrap_ended: bool = False) -> None:
         values: dict[str, object] = {"disposition_code": code}
+        if wrap_ended:
+            values["wrap_ended_at"] = _ts(now)
         if agent_id is not None:
             values["agent_id"] = agent_id
         with self.engine.begin() as conn:
@@ -174,6 +178,19 @@ class PgDispositions:
                     lead_id=row["lead_id"], campaign_id=row["campaign_id"], agent_id=agent_id, scope="agent",
                     due_at=callback_at, note=note or "", created_by=agent_id,
                 ))
+
+
+    def wrap_ended(self, call_id: str, now: float) -> None:
+        """After-call work is over (``wrap_ended_at``: the CDR's wrap time); re-ship an ended CDR."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.update(CallAttempt).where(CallAttempt.call_id == uuid.UUID(call_id),
+                                             CallAttempt.wrap_ended_at.is_(None))
+                .values(wrap_ended_at=_ts(now)).returning(*CallAttempt.__table__.c)
+            ).mappings().one_or_none()
+            if row is not None and row["ended_at"] is not None:
+                conn.execute(sa.insert(OutboxMessage).values(
+                    topic=CDR_TOPIC, key=call_id, payload={**cdr_payload(dict(row)), "version": int(now * 1_000_000)}))
 
 
 class AgentService:
@@ -254,7 +271,8 @@ class AgentService:
         after = self._apply(agent_id, st.disposition, "disposition")
         now = self.clock()
         if self.dispositions is not None:
-            self.dispositions.record(agent_id, call_id, code, now, callback_at=callback_at, note=note)
+            self.dispositions.record(agent_id, call_id, code, now, callback_at=callback_at, note=note,
+                                     wrap_ended=after.state is not AgentState.WRAP)
         if code in self.sale_codes and current.campaign_id is not None:
             self.live.bump(current.campaign_id, now, sales=1)
         return after
@@ -296,4 +314,9 @@ class AgentService:
                 after = self._apply(snap.agent_id, st.finish_wrap_if_due, "wrap_done")
                 if after.state is not AgentState.WRAP:
                     done.append(after)
+                    if self.dispositions is not None and snap.call_id:
+                        try:
+                            self.dispositions.wrap_ended(snap.call_id, now)
+                        except Exception:  # noqa: BLE001 - the agent is free either way; the CDR lacks wrap time
+                            logger.exception("call %s: could not record the end of wrap-up", snap.call_id)
         return done

@@ -148,6 +148,7 @@ def local_window(policy: CallingPolicy, state: str | None, on: date) -> Window |
     return _layers(policy, state, on)[2]
 
 
+@lru_cache(maxsize=8192)  # a hopper batch asks the same (zone, state, now) hundreds of times
 def zone_verdict(policy: CallingPolicy, zone_name: str, state: str | None, now: datetime) -> ClosedCause | None:
     """None when ``zone_name`` is open at ``now``; otherwise the layer that closed it."""
     tz = zone(zone_name)

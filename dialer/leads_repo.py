@@ -9,7 +9,8 @@ One refill (:func:`select_candidates`, inside the caller's transaction):
    (global or this campaign) with an index-backed ``NOT EXISTS`` and apply the calling window as
    zone-set membership: the set of IANA zones open *now* is computed once per minute by the pure
    code (:mod:`dialer.calling_hours`, same rules as the Python check, including states and
-   holidays) and the SQL only asks ``tz_candidates <@ open_zones``;
+   holidays) and the SQL only asks "is every candidate zone in this list" (a hashed ``= ANY`` for
+   single-zone leads, ``<@`` for the rest);
 2. the pure :func:`dialer.hopper.select` re-checks every locked row with DNC rows read in the same
    transaction (defence in depth) and orders them.
 
@@ -19,8 +20,10 @@ the next refill skips them and a crashed worker's reservation simply expires. Le
 for RECYCLE_DELAY get ``next_call_at`` = the exact calling-hours eligibility time, so refills stop
 re-reading them.
 
-Indexes the queries want beyond core.models (listed in the report for the schema owner; the bench
-creates them in its own database): ``leads (priority DESC, id) WHERE NOT called_since_reset``.
+Indexes: the standard and recycle passes walk ``ix_leads_standard_order`` /
+``ix_leads_recycled_order`` (leads (priority DESC, id), partial on called_since_reset; migration
+0003) and stop after ``limit`` matches; DNC look-ups use ``uq_dnc_entries_phone_e164_campaign_id``.
+The zone and recycle predicates defeat the planner's row estimates, hence :func:`_ordered_scan`.
 """
 
 from __future__ import annotations
@@ -73,12 +76,14 @@ _ORDER_SQL = {
 
 
 def lead_view(row: Any) -> cp.LeadView:
-    zones = tuple(row.tz_candidates or ()) or ((row.timezone,) if row.timezone else ())
+    """A row of ``LEAD_COLUMNS`` -> LeadView (positional: Row attribute look-ups cost 10x more)."""
+    (lead_id, list_id, phone, status, attempts, tz_candidates, timezone, state, last_called_at, next_call_at,
+     called_since_reset, consent_call, priority, created_at) = tuple(row)[:14]
+    zones = tuple(tz_candidates or ()) or ((timezone,) if timezone else ())
     return cp.LeadView(
-        id=row.id, list_id=row.list_id, phone_e164=row.phone_e164, status=row.status, attempts=row.attempts,
-        timezones=zones, state=(row.state or "").strip().upper() or None, last_called_at=row.last_called_at,
-        next_call_at=row.next_call_at, called_since_reset=row.called_since_reset, consent_call=row.consent_call,
-        priority=row.priority, created_at=row.created_at,
+        id=lead_id, list_id=list_id, phone_e164=phone, status=status, attempts=attempts, timezones=zones,
+        state=(state or "").strip().upper() or None, last_called_at=last_called_at, next_call_at=next_call_at,
+        called_since_reset=called_since_reset, consent_call=consent_call, priority=priority, created_at=created_at,
     )
 
 
@@ -279,44 +284,60 @@ def _ordered_scan(conn: sa.Connection) -> Iterator[None]:
     ix_leads_standard_order / ix_leads_recycled_order stops after ``limit`` matches. Settings are
     transaction-local and restored afterwards.
     """
-    saved = conn.execute(sa.text(
-        "SELECT current_setting('enable_sort'), current_setting('enable_bitmapscan')")).one()
-    conn.execute(sa.text("SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)"))
+    names = ("enable_sort", "enable_bitmapscan", "max_parallel_workers_per_gather")
+    # One round trip: read the current values, then set ours (SELECT items are evaluated in order).
+    row = conn.execute(sa.text(
+        "SELECT " + ", ".join(f"current_setting('{n}')" for n in names) + ", "
+        + ", ".join(f"set_config('{n}', :v{i}, true)" for i, n in enumerate(names))),
+        {"v0": "off", "v1": "off", "v2": "0"}).one()  # parallel workers: ~20 ms to start, for 1,000 rows
+    saved = tuple(row)[: len(names)]
     try:
         yield
     finally:
-        conn.execute(sa.text("SELECT set_config('enable_sort', :s, true), set_config('enable_bitmapscan', :b, true)"),
-                     {"s": saved[0], "b": saved[1]})
+        conn.execute(sa.text("SELECT " + ", ".join(f"set_config('{n}', :v{i}, true)" for i, n in enumerate(names))),
+                     {f"v{i}": value for i, value in enumerate(saved)})
 
 
 def _standard_and_recycled(
     conn: sa.Connection, rules: cp.CampaignRules, params: dict[str, Any], common: str, no_callback: str, lock: str,
     now: datetime,
 ) -> list[Any]:
-    rows: list[Any] = []
+    """The head of (standard UNION recycled) in lead order, then locked.
+
+    Two steps because PostgreSQL refuses FOR UPDATE with UNION: pick at most ``limit`` ids across
+    both passes, then lock those rows with SKIP LOCKED and re-read them. A row another worker
+    reserved in between comes back with its new ``next_call_at`` and the pure re-check refuses it.
+    """
+    order = _ORDER_SQL.get(rules.lead_order, _ORDER_SQL["priority"])
     due = "(l.next_call_at IS NULL OR l.next_call_at <= :now) AND l.attempts < :max_attempts"
-    # 2. standard leads.
+    columns = "l.id, l.priority, l.attempts, l.last_called_at"
+    passes: list[str] = []
     if rules.dial_statuses:
         params["statuses"] = sorted(rules.dial_statuses)
-        rows += conn.execute(sa.text(
-            f"SELECT {LEAD_COLUMNS} FROM leads l WHERE NOT l.called_since_reset"
+        passes.append(
+            f"(SELECT {columns} FROM leads l WHERE NOT l.called_since_reset"
             f" AND l.status = ANY(CAST(:statuses AS varchar[])) AND {due} AND {common} AND {no_callback}"
-            f" ORDER BY {_ORDER_SQL.get(rules.lead_order, _ORDER_SQL['priority'])} LIMIT :limit {lock}"), params).all()
-    # 3. recycled leads; the wall-clock delay is necessary, the pure check enforces calling hours.
-    active = [r for r in rules.recycle_rules.values() if r.active]
-    if active:
-        terms = []
-        for index, rule in enumerate(active):
-            params[f"r_status_{index}"] = rule.status
-            params[f"r_max_{index}"] = rule.max_attempts
-            params[f"r_before_{index}"] = now - timedelta(seconds=rule.delay_s)
-            terms.append(f"(l.status = :r_status_{index} AND l.attempts < :r_max_{index}"
-                         f" AND (l.last_called_at IS NULL OR l.last_called_at <= :r_before_{index}))")
-        rows += conn.execute(sa.text(
-            f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.called_since_reset AND ({' OR '.join(terms)})"
-            f" AND {due} AND {common} AND {no_callback}"
-            f" ORDER BY {_ORDER_SQL.get(rules.lead_order, _ORDER_SQL['priority'])} LIMIT :limit {lock}"), params).all()
-    return rows
+            f" ORDER BY {order} LIMIT :limit)")
+    # Recycled leads: the wall-clock delay is necessary, the pure check enforces calling hours.
+    terms = []
+    for index, rule in enumerate(r for r in rules.recycle_rules.values() if r.active):
+        params[f"r_status_{index}"] = rule.status
+        params[f"r_max_{index}"] = rule.max_attempts
+        params[f"r_before_{index}"] = now - timedelta(seconds=rule.delay_s)
+        terms.append(f"(l.status = :r_status_{index} AND l.attempts < :r_max_{index}"
+                     f" AND (l.last_called_at IS NULL OR l.last_called_at <= :r_before_{index}))")
+    if terms:
+        passes.append(
+            f"(SELECT {columns} FROM leads l WHERE l.called_since_reset AND ({' OR '.join(terms)})"
+            f" AND {due} AND {common} AND {no_callback} ORDER BY {order} LIMIT :limit)")
+    if not passes:
+        return []
+    ids = conn.execute(sa.text(
+        f"SELECT l.id FROM ({' UNION ALL '.join(passes)}) l ORDER BY {order} LIMIT :limit"), params).scalars().all()
+    if not ids:
+        return []
+    return list(conn.execute(sa.text(f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.id = ANY(:ids) {lock}"),
+                             {"ids": list(ids)}).all())
 
 
 def select_candidates(

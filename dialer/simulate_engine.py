@@ -192,17 +192,18 @@ class Simulation:
             t, kind, _, payload = heapq.heappop(heap)
             if t >= duration:
                 break
-            handlers[kind](t, payload)
-            self._decide(t)
+            if handlers[kind](t, payload) is not False:  # a deadline for a call already connected is no event
+                self._decide(t)
         self._close()
         self.res.wall_s = time.perf_counter() - started
         return self.res
 
     # ---------------------------------------------------------------- events
-    def _on_tick(self, now: float, _: Any) -> None:
+    def _on_tick(self, now: float, _: Any) -> bool:
         nxt = now + self.sc.pacing_tick_s
         if nxt < self.duration:
             self.push(nxt, TICK, None)
+        return True
 
     def _on_schedule(self, now: float, target: int) -> None:
         current = len(self.idle) + len(self.busy)
@@ -271,9 +272,9 @@ class Simulation:
         self.waiting.append(call)
         self.push(max(call.deadline, now), DROP, call)
 
-    def _on_drop(self, now: float, call: Call) -> None:
+    def _on_drop(self, now: float, call: Call) -> bool:
         if not call.waiting:
-            return
+            return False
         call.waiting = False
         call.abandoned = True
         self.n_waiting -= 1
@@ -284,6 +285,7 @@ class Simulation:
             call.true_abandon = True
             self._answer(call)
         self._trace_call(call)
+        return True
 
     # ---------------------------------------------------------------- helpers
     def _answer(self, call: Call) -> None:

@@ -8,7 +8,9 @@
   drains within one term. Not ``acks_late``: if the worker dies, the lease expires and the next
   beat restarts the loop; re-running a loop that already ran is harmless (the lease decides).
 * ``relay_cdr_outbox`` (beat, every 2 s; queue ``default``): ship undelivered CDR outbox rows to
-  ClickHouse (:func:`dialer.cdr.relay_cdrs`; idempotent, hence ``acks_late``).
+  ClickHouse (:func:`dialer.cdr.relay_cdrs`; idempotent, hence ``acks_late``). It needs
+  ``CLICKHOUSE_URL`` (a server, or ``analytics.server`` in the embedded default): chdb cannot be
+  opened by several pool processes.
 
 Tasks build their engines from the Celery app's settings, once per worker process.
 """
@@ -84,6 +86,12 @@ def pacing_run_campaign(campaign_id: int, term_s: float = TERM_S) -> bool:
 def relay_cdr_outbox(batch: int = 500) -> int:
     from dialer.cdr import relay_cdrs
 
+    if app.conf.pydialer_settings.clickhouse_url is None:
+        # chdb locks its folder to one process: Celery's pool children cannot share it. In the
+        # embedded default the supervisor sets CLICKHOUSE_URL to analytics.server; without it the
+        # process that owns chdb must run dialer.cdr.relay_cdrs itself.
+        _warn_once("CLICKHOUSE_URL is unset: the CDR relay does not run in Celery workers")
+        return 0
     insert = _inserter()
     total = 0
     while True:
@@ -91,6 +99,11 @@ def relay_cdr_outbox(batch: int = 500) -> int:
         total += n
         if n < batch:
             return total
+
+
+@lru_cache(maxsize=8)
+def _warn_once(message: str) -> None:
+    logger.warning(message)
 
 
 @lru_cache(maxsize=1)

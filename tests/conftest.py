@@ -228,18 +228,44 @@ def web_users(db_committed: sa.Engine, web_password_hash: str) -> dict[str, int]
     return ids
 
 
+@pytest.fixture(scope="session")
+def web_redis_url(request: pytest.FixtureRequest, db_url: str) -> str:
+    """Redis paired with the PostgreSQL flavour (embedded with embedded, server with server), so
+    web tests run once per flavour instead of over the 2 x 2 cross product of ``redis_url``."""
+    server = os.environ.get("TEST_REDIS_URL")
+    server_db = os.environ.get("TEST_DATABASE_URL")
+    on_server = bool(server_db) and sa.engine.make_url(db_url).host == sa.engine.make_url(
+        normalize_postgres_url(server_db or "")
+    ).host
+    if server and on_server:
+        return server
+    return request.getfixturevalue("embedded_redis").url
+
+
 @pytest.fixture()
-def web_settings(base_settings: Settings, db_url: str, redis_url: str) -> Settings:
+def web_redis(web_redis_url: str) -> Iterator[object]:
+    """A flushed client of ``web_redis_url`` (the web tests' counterpart of ``redis_client``)."""
+    import redis
+
+    client = redis.Redis.from_url(web_redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture()
+def web_settings(base_settings: Settings, db_url: str, web_redis_url: str) -> Settings:
     import dataclasses
 
     return dataclasses.replace(
-        base_settings, database_url=db_url, redis_url=redis_url, login_max_failures=3, login_lockout_s=60,
+        base_settings, database_url=db_url, redis_url=web_redis_url, login_max_failures=3, login_lockout_s=60,
         secret_key="test-secret-key-not-for-production",
     )
 
 
 @pytest.fixture()
-def web_app(web_settings: Settings, web_users: dict[str, int], redis_client: object) -> Iterator[object]:
+def web_app(web_settings: Settings, web_users: dict[str, int], web_redis: object) -> Iterator[object]:
     """A fully wired app (Flask + Dash) on the migrated database, with one user per role."""
     from app import create_app
 

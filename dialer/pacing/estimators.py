@@ -70,7 +70,6 @@ class OutcomeModel:
         self._pending: list[tuple[float, int]] = []  # heap of (dial time, outcome) awaiting maturity
         self._recent: deque[float] = deque()  # dial times of resolved calls, for the fast window
         self._recent_h: deque[bool] = deque()  # whether each was a person
-        self._recent_humans = 0
         self._since = -math.inf  # the fast window ignores dials placed before the last detected jump
         self.fast_window_s = fast_window_s
         self.matured = 0
@@ -86,7 +85,6 @@ class OutcomeModel:
         if dial_t >= self._since:
             self._recent.append(dial_t)
             self._recent_h.append(outcome == HUMAN)
-            self._recent_humans += outcome == HUMAN
 
     def mature(self, now: float) -> None:
         limit = now - self.horizon
@@ -121,13 +119,17 @@ class OutcomeModel:
         """Compare answers seen from the last window's dials with what the current rate predicts."""
         recent = self._recent
         start = max(now - self.fast_window_s, self._since)
-        while recent and recent[0] < start:
+        # results arrive in result order, not dial order (a busy signal resolves before an older
+        # no-answer), so trim loosely and filter exactly by dial time
+        while recent and recent[0] < start - self.horizon:
             recent.popleft()
-            self._recent_humans -= self._recent_h.popleft()
+            self._recent_h.popleft()
         if not recent:
             return False
         dial_ts = np.fromiter(recent, float, len(recent))
-        humans = self._recent_humans
+        keep = dial_ts >= start
+        dial_ts = dial_ts[keep]
+        humans = int(np.fromiter(self._recent_h, bool, len(self._recent_h))[keep].sum())
         young = ringing_ages[ringing_ages <= now - start]
         exposure = float(self.human_cdf_at(now - dial_ts).sum() + self.human_cdf_at(young).sum())
         p_slow = float(self.probs[HUMAN])
@@ -148,7 +150,6 @@ class OutcomeModel:
         # dials already seen must not trigger the same jump again
         self._recent.clear()
         self._recent_h.clear()
-        self._recent_humans = 0
         self._since = now
         return True
 

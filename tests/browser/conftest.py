@@ -66,7 +66,8 @@ def _agent_states(engine: sa.Engine, redis_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_server(base_settings: Settings, db_engine: sa.Engine, db_url: str, redis_url: str) -> Iterator[LiveServer]:
+def live_server(base_settings: Settings, db_engine: sa.Engine, db_url: str, web_redis_url: str) -> Iterator[LiveServer]:
+    redis_url = web_redis_url
     import redis
     from werkzeug.serving import make_server
 

@@ -82,7 +82,8 @@ def test_full_agent_cycle_writes_redis_stream_and_contiguous_intervals(world) ->
     with engine.connect() as conn:
         session = conn.execute(sa.select(AgentSession).where(AgentSession.user_id == agent)).one()
         assert session.ended_at is not None and session.extension == "PJSIP/agent01"
-        assert conn.execute(sa.select(CallAttempt.disposition_code)).scalar_one() == "SALE"
+        code, wrap_ended = conn.execute(sa.select(CallAttempt.disposition_code, CallAttempt.wrap_ended_at)).one()
+        assert code == "SALE" and wrap_ended is not None and wrap_ended.timestamp() == rows[6].started_at.timestamp()
     assert live.stats(campaign_id)["sales"] == 1
     events = [json.loads(e[1]["data"]) for e in live.r.xrange("pyd:events:agents")]
     assert [e["to"] for e in events] == ["paused", "ready", "reserved", "incall", "dead", "wrap", "ready", "paused",

@@ -10,7 +10,8 @@ import pytest
 
 from analytics.schema import Migrator, discover, render
 
-TABLES = {"cdr", "agent_states", "dial_decisions", "utterances", "cdr_minute", "cdr_minute_mv", "schema_migrations"}
+TABLES = {"cdr", "agent_states", "dial_decisions", "utterances", "cdr_minute", "cdr_minute_mv", "schema_migrations",
+          "cdr_hour", "cdr_hour_mv", "cdr_day_disposition", "cdr_day_disposition_mv"}  # 0006: KPI rollups
 
 
 @pytest.fixture(params=["chdb", "http"])
@@ -56,11 +57,12 @@ def test_down_then_up_restores_the_schema(admin: tuple[object, str]) -> None:
     client, db = admin
     migrator = Migrator(client, db)  # type: ignore[arg-type]
     migrator.up()
-    undone = migrator.down(2)
-    assert [m.name for m in undone] == [m.name for m in reversed(discover())][:2]
+    back = len(discover()) - 3  # down to 0003: cdr_minute (0005) and utterances (0004) go
+    undone = migrator.down(back)
+    assert [m.name for m in undone] == [m.name for m in reversed(discover())][:back]
     assert "cdr_minute" not in tables(client, db) and "utterances" not in tables(client, db)
-    assert [s.applied for s in migrator.status()][-2:] == [False, False]
-    assert [m.name for m in migrator.up()] == [m.name for m in discover()][-2:]
+    assert [s.applied for s in migrator.status()][-back:] == [False] * back
+    assert [m.name for m in migrator.up()] == [m.name for m in discover()][-back:]
     assert tables(client, db) == TABLES
     migrator.down(len(discover()))
     assert tables(client, db) == {"schema_migrations"}
@@ -123,7 +125,8 @@ def test_schema_cli_over_http(ch_server: str, tmp_path: object) -> None:
     assert run("up").count("applied ") == len(discover())
     status = run("status")
     assert "pending" not in status and "0005_cdr_minute" in status
-    assert run("down", str(len(discover()))).splitlines()[0] == "rolled back 0005_cdr_minute"
+    last = discover()[-1]
+    assert run("down", str(len(discover()))).splitlines()[0] == f"rolled back {last.version:04d}_{last.name}"
     client = clickhouse_connect.get_client(host="127.0.0.1", port=int(ch_server.rsplit(":", 1)[1]))
     client.command(f"DROP DATABASE IF EXISTS {name} SYNC")
     client.close()

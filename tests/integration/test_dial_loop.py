@@ -243,3 +243,32 @@ def test_engine_cli_runs_a_campaign_and_exits(db_committed, redis_url, redis_cli
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [c.type for c in commands(redis_client)] == ["cmd.originate"], "one idle agent: one call"
     assert not redis_client.exists(f"pyd:campaign:{campaign_id}:lease"), "lease released on exit"
+
+
+def test_a_new_owner_takes_over_waiting_calls_and_unacked_events(rig) -> None:
+    """kill -9 of the loop: the next owner rebuilds the waiting queue and replays un-ACKed events."""
+    engine, r, old, clock, campaign_id, (a1, a2) = rig
+    old.tick(clock())
+    call_a, call_b = [c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand)]
+    old.agents.pause(a1, "BREAK")
+    old.agents.pause(a2, "BREAK")
+    publish(r, old, ev.Answered, call_a)  # waiting for an agent when the owner dies
+    # The hangup of B is read by the old owner, which dies before applying and ACKing it.
+    r.xadd(EVENTS_STREAM, encode(ev.Hangup(call_id=call_b, at=datetime.fromtimestamp(clock(), UTC),
+                                           campaign_id=campaign_id, cause=19)))
+    r.xreadgroup(old.group, old.consumer, {EVENTS_STREAM: ">"}, count=10)
+    del old
+
+    new = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01, consumer="successor")
+    new.claim_idle_ms = 0
+    new.restore()
+    assert [c.call_id for c in new.flow.waiting] == [call_a]
+    new.agents.ready(a2)
+    new.step(block_ms=1)
+    bridges = [c for c in commands(r) if isinstance(c, ev.BridgeCommand)]
+    assert [(b.call_id, b.agent_endpoint) for b in bridges] == [(call_a, "PJSIP/agent02")]
+    with engine.connect() as conn:
+        outcome = conn.execute(sa.select(CallAttempt.outcome).where(CallAttempt.call_id == call_b)).scalar()
+        finals = conn.execute(sa.select(OutboxMessage.key)).scalars().all()
+    assert outcome == "no_answer" and finals == [call_b], "the replayed hangup produced exactly one CDR"
+    assert r.xpending(EVENTS_STREAM, new.group)["pending"] == 0

@@ -42,3 +42,27 @@ def test_run_task_owns_the_campaign_for_its_term_then_hands_over(wired) -> None:
     other = Lease(r, cid)
     assert other.acquire()
     assert tasks.pacing_run_campaign(cid, 0.3) is False, "someone else holds the lease"
+
+
+def test_relay_task_ships_outbox_rows_and_needs_a_clickhouse_url(wired, monkeypatch) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from dialer import cdr
+    from tests.integration.dialer_fixtures import make_attempt
+
+    engine, r, queued = wired
+    cid = make_campaign(engine)
+    for _ in range(3):
+        call_id = make_attempt(engine, cid)
+        with engine.begin() as conn:
+            cdr.finalise(conn, call_id, datetime.now(UTC), cause=19)
+    settings = tasks.app.conf.pydialer_settings
+    monkeypatch.setitem(tasks.app.conf, "pydialer_settings", replace(settings, clickhouse_url=None))
+    assert tasks.relay_cdr_outbox() == 0, "no chdb in pool workers"
+    shipped: list = []
+    monkeypatch.setitem(tasks.app.conf, "pydialer_settings", replace(settings, clickhouse_url="http://ch:8123"))
+    monkeypatch.setattr(tasks, "_inserter", lambda: shipped.extend)
+    assert tasks.relay_cdr_outbox(batch=2) == 3
+    assert sorted(row["outcome"] for row in shipped) == ["no_answer"] * 3
+    assert tasks.relay_cdr_outbox() == 0

@@ -192,3 +192,16 @@ def test_state_rules_and_holidays_from_the_tables(db_committed: sa.Engine) -> No
         assert [lead.state for lead in fill.leads] == ["FL"]
         later = leads_repo.select_candidates(conn, rules, 10, NOW + timedelta(hours=1, minutes=30))  # 15:30
         assert sorted(lead.state for lead in later.leads) == ["FL", "NJ"]
+
+
+@pytest.mark.parametrize("lead_order", ["priority", "new_first", "oldest_last_call"])
+def test_a_small_limit_takes_the_head_of_the_pure_order(db_committed: sa.Engine, lead_order: str) -> None:
+    """With limit < dialable, the SQL passes must already return the pure order's head."""
+    campaign, _ = seed(db_committed, random.Random(5))
+    with db_committed.begin() as conn:
+        conn.execute(sa.text("UPDATE campaigns SET lead_order = :o WHERE id = :c"), {"o": lead_order, "c": campaign})
+    expected, _ = pure_expectation(db_committed, campaign, NOW)
+    with db_committed.connect() as conn, conn.begin():
+        fill = leads_repo.select_candidates(conn, leads_repo.load_rules(conn, campaign), 15, NOW)
+    assert len(expected) > 15
+    assert [lead.id for lead in fill.leads] == expected[:15]

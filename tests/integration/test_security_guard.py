@@ -205,7 +205,7 @@ def test_navbar_lists_only_the_roles_pages(web_app):
     assert "shell-nav-live" in admin_layout and "shell-nav-audit" in admin_layout
 
 
-def test_api_role_decorator(web_settings, web_users, redis_client):
+def test_api_role_decorator(web_settings, web_users, web_redis):
     from app import create_app
     from app.api import require_roles
 

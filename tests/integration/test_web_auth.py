@@ -78,7 +78,7 @@ def test_login_success_sets_hardened_cookie_and_audits(web_app, web_users, db_co
     assert ("auth.login", "supervisor", str(web_users["supervisor"]), "127.0.0.1") in audit_actions(db_committed)
 
 
-def test_secure_cookie_flag_follows_settings(web_settings, web_users, redis_client):
+def test_secure_cookie_flag_follows_settings(web_settings, web_users, web_redis):
     import dataclasses
 
     from app import create_app
@@ -132,24 +132,24 @@ def test_account_lockout_after_max_failures_then_expires(web_app, web_users, db_
     assert tuple(row) == (0, None)
 
 
-def test_ip_throttle_refuses_even_correct_password(web_app, redis_client, db_committed):
+def test_ip_throttle_refuses_even_correct_password(web_app, web_redis, db_committed):
     """IP limit = 4 x login_max_failures (12) failures within the window, across any usernames."""
     client = web_app.test_client()
-    redis_client.set(IP_KEY.format(ip="127.0.0.1"), 12, ex=60)
+    web_redis.set(IP_KEY.format(ip="127.0.0.1"), 12, ex=60)
     response = web_login(client, "admin", WEB_PASSWORD)
     assert response.status_code == 401 and GENERIC_FAILURE in response.get_data(as_text=True)
     assert audit_actions(db_committed)[-1][0] == "auth.login_failed"
-    redis_client.delete(IP_KEY.format(ip="127.0.0.1"))
+    web_redis.delete(IP_KEY.format(ip="127.0.0.1"))
     assert web_login(client, "admin", WEB_PASSWORD).status_code == 302
 
 
-def test_ip_failures_are_counted_with_expiry(web_app, redis_client):
+def test_ip_failures_are_counted_with_expiry(web_app, web_redis):
     client = web_app.test_client()
     web_login(client, "ghost", "x")
     web_login(client, "ghost2", "x")
     key = IP_KEY.format(ip="127.0.0.1")
-    assert redis_client.get(key) == "2"
-    assert 0 < redis_client.ttl(key) <= 60
+    assert web_redis.get(key) == "2"
+    assert 0 < web_redis.ttl(key) <= 60
 
 
 def test_inactive_user_cannot_log_in_and_is_signed_out(web_app, db_committed):
@@ -221,3 +221,24 @@ def test_strong_session_protection_drops_a_session_moved_to_another_browser(web_
     assert client.get("/api/me").status_code == 200
     client.environ_base["HTTP_USER_AGENT"] = "browser-b"  # a stolen cookie replayed elsewhere
     assert client.get("/api/me").status_code == 401
+
+
+def test_redis_outage_keeps_login_working_and_healthz_says_so(web_settings, web_users, db_committed):
+    """The IP limiter fails open (logged); the account lockout in PostgreSQL still applies."""
+    import dataclasses
+
+    from app import create_app
+
+    app = create_app(dataclasses.replace(web_settings, redis_url="redis://127.0.0.1:1/0"), testing=True)
+    app.extensions["pydialer"].redis.connection_pool.connection_kwargs["socket_connect_timeout"] = 0.2
+    client = app.test_client()
+    assert web_login(client, "admin").status_code == 302
+    assert client.get("/api/me").status_code == 200
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["engines"]["redis"]["ok"] is False
+    for _ in range(3):
+        assert web_login(app.test_client(), "manager", "bad").status_code == 401
+    with db_committed.connect() as conn:
+        assert conn.execute(sa.text("SELECT locked_until FROM users WHERE username='manager'")).scalar_one() is not None
+    app.extensions["pydialer"].engine.dispose()

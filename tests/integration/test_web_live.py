@@ -74,14 +74,14 @@ def test_counts_are_exact(db_committed):
     assert counts.dnc_numbers == 3
 
 
-def test_live_callback_shows_database_and_redis_state(web_app, web_users, db_committed, redis_client):
+def test_live_callback_shows_database_and_redis_state(web_app, web_users, db_committed, web_redis):
     ids = seed_dialing(db_committed)
     agent = str(web_users["agent"])
     since = time.time() - 75
-    redis_client.sadd(ACTIVE_AGENTS_KEY, agent, "999")
-    redis_client.hset(AGENT_KEY.format(id=agent), mapping={"state": "incall", "campaign_id": ids["campaign"], "since": since})
-    redis_client.hset(AGENT_KEY.format(id="999"), mapping={"state": "ready", "campaign_id": "", "since": "garbage"})
-    redis_client.sadd(ACTIVE_AGENTS_KEY, "1000")  # in the set but without a hash: skipped
+    web_redis.sadd(ACTIVE_AGENTS_KEY, agent, "999")
+    web_redis.hset(AGENT_KEY.format(id=agent), mapping={"state": "incall", "campaign_id": ids["campaign"], "since": since})
+    web_redis.hset(AGENT_KEY.format(id="999"), mapping={"state": "ready", "campaign_id": "", "since": "garbage"})
+    web_redis.sadd(ACTIVE_AGENTS_KEY, "1000")  # in the set but without a hash: skipped
 
     client = web_app.test_client()
     web_login(client, "supervisor")

@@ -227,3 +227,14 @@ def test_amd_evidence_reserves_a_false_positive_allowance() -> None:
     explicit = make_policy("predictive", **SETTINGS, amd_false_positive_rate=0.0)
     explicit.on_agent_released(5.0, 6.0, True)
     assert explicit.internal_target() == pytest.approx(before)
+
+
+def test_predictive_learns_the_offer_window_left_after_amd_latency() -> None:
+    p = make_policy("predictive", **SETTINGS)
+    assert p.offer_window_s == 2.0
+    for i in range(6):
+        t = 100.0 * (i + 1)
+        p.on_call_result(t, "human", 9.0)  # AMD said "human" 1 s after the answer ...
+        p.calls_to_place(obs(now=t, logged=5, idle=0, busy=(50.0,) * 5, waiting=1))
+        p.on_abandon(t + 1.0)  # ... so the 2 s drop clock (from the answer) expires 1 s later
+    assert p.offer_window_s == pytest.approx(1.0)
