@@ -115,7 +115,7 @@ def _local_to_utc(day: np.ndarray, seconds: np.ndarray, tz_idx: np.ndarray, star
         if not mask.any():
             continue
         stamps = pd.DatetimeIndex(local[mask]).tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
-        out[mask] = stamps.tz_convert("UTC").asi8 // 1_000_000 if stamps.unit == "ns" else stamps.as_unit("ms").asi8
+        out[mask] = stamps.as_unit("ms").asi8  # epoch milliseconds (UTC) of the aware stamps
     return out
 
 
@@ -136,7 +136,7 @@ def _cdr(spec: GenSpec, topo: Topology, rng: np.random.Generator) -> pd.DataFram
     seconds = LOCAL_HOURS[hour_idx] * 3600 + rng.uniform(0, 3600, n)
     dialed_ms = _local_to_utc(day, seconds, tz_idx, spec.start)
     local_weekday = (np.array([d.weekday() for d in pd.date_range(spec.start, periods=spec.days)]))[day]
-    attempt = np.minimum(1 + rng.geometric(0.45, n) - 1, 12).astype(np.uint16)
+    attempt = np.minimum(rng.geometric(0.45, n), 12).astype(np.uint16)
 
     p_person = (topo.campaign_answer[camp_idx] * HOUR_ANSWER[hour_idx] * WEEKDAY_ANSWER[local_weekday]
                 * 0.88 ** (attempt - 1))

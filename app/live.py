@@ -4,8 +4,8 @@ Redis live-state conventions (written by the dialer / telephony services, read h
 
 * ``pyd:agents:active`` — a SET of agent ids (``users.id`` as a decimal string) signed in to
   the agent screen;
-* ``pyd:agent:<id>`` — a HASH with ``state`` (``ready``, ``incall``, ``wrapup``, ``paused`` ...,
-  lower case), ``campaign_id`` (decimal string, may be empty) and ``since`` (when the agent
+* ``pyd:agent:<id>`` — a HASH with ``state`` (a :class:`dialer.state.AgentState` value: ``ready``,
+  ``reserved``, ``incall``, ``dead``, ``wrap``, ``paused``), ``campaign_id`` (decimal string, may be empty) and ``since`` (when the agent
   entered that state: Unix seconds as a decimal string, or ISO 8601 with an offset).
 
 They are read defensively: a member without a hash is skipped, an unknown state is shown as
@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.health import Probe, probe_all
 from app.services import Services
+from dialer.state import AgentState
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,12 @@ COUNTS_TTL_S = 5.0
 
 #: Display order and colour class of the states we know; others follow alphabetically.
 KNOWN_STATES: dict[str, str] = {
-    "ready": "success",
-    "incall": "primary",
-    "wrapup": "info",
-    "paused": "warning",
-    "dialing": "secondary",
+    AgentState.READY.value: "success",
+    AgentState.RESERVED.value: "secondary",
+    AgentState.INCALL.value: "primary",
+    AgentState.DEAD.value: "danger",
+    AgentState.WRAP.value: "info",
+    AgentState.PAUSED.value: "warning",
 }
 
 

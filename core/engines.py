@@ -63,7 +63,12 @@ def stop_embedded_postgres(pgdata: Path) -> None:
     import pgserver
 
     if (pgdata / "postmaster.pid").exists():
-        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        # pgserver caches one handle per folder: the one start_embedded_postgres opened says
+        # "leave it running". Stopping is this call's whole point, so say so on the handle.
+        # pgserver still keeps the cluster up while another process holds a handle on it.
+        server.cleanup_mode = "stop"
+        server.cleanup()
 
 
 def redis_url(settings: Settings) -> str:

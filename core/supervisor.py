@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from core.config import Settings
 from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
@@ -177,22 +176,21 @@ class Supervisor:
                 self.start_program(program)
 
     def stop_all(self) -> None:
+        """Stop programs in reverse start order, each before the next: producers (agents, web,
+        Celery) go before what they write to (ingest, ClickHouse), so nothing is cut mid-batch."""
         self.stopping = True
         for program in reversed(self.programs):
-            if program.process and program.process.poll() is None:
-                program.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for program in reversed(self.programs):
             proc = program.process
-            if proc is None:
+            if proc is None or proc.poll() is not None:
                 continue
+            proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop in time; killing it", program.name)
+                logger.warning("%s did not stop in 10 s; killing it", program.name)
                 proc.kill()
                 proc.wait()
-        self.pump(0)
+            self.pump(0)
 
     def serve(self, programs: list[Program]) -> None:
         for program in programs:
@@ -205,8 +203,40 @@ class Supervisor:
 
 def suite_programs(settings: Settings, args: argparse.Namespace) -> list[Program]:
     """The long-running processes of the suite, in start order."""
-    web = Program("web", python_module("app"), ready_port=settings.web_port)
-    return [web]
+    celery = [sys.executable, "-m", "celery", "-A", "dialer.celery_app"]
+    programs: list[Program] = []
+    if args.simulator:
+        sim = settings.pbx_servers[0]
+        programs.append(Program(
+            "pbx-sim",
+            python_module("telephony.simulator", "--host", sim.ami_host, "--ami-port", str(sim.ami_port),
+                          "--ari-port", str(_port_of(sim.ari_url, 8088)), "--ami-user", sim.ami_username,
+                          "--ami-secret", sim.ami_secret, "--ari-user", sim.ari_username,
+                          "--ari-password", sim.ari_password),
+            ready_port=sim.ami_port,
+        ))
+    programs += [
+        Program("telephony", python_module("telephony")),
+        Program("ingest", python_module("analytics.ingest")),
+        # One worker for every queue here; production runs the imports queue on its own worker.
+        Program("worker", [*celery, "worker", "-Q", "dial,default,imports", "--concurrency", "4",
+                           "--loglevel", "WARNING", "--hostname", "pydialer@%h"]),
+        Program("beat", [*celery, "beat", "--loglevel", "WARNING",
+                         "--schedule", str(settings.data_dir / "celerybeat-schedule")]),
+        Program("web", python_module("app"), ready_port=settings.web_port),
+    ]
+    if args.demo and args.agents > 0:
+        programs.append(Program(
+            "agents", python_module("dialer.virtual_agents", "--campaign", args.agents_campaign,
+                                    "--count", str(args.agents)),
+        ))
+    return programs
+
+
+def _port_of(url: str, default: int) -> int:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).port or default
 
 
 def print_banner(settings: Settings) -> None:
@@ -229,14 +259,19 @@ def print_banner(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.supervisor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clickhouse-port", type=int, default=8123, help="HTTP port of the embedded ClickHouse")
-    parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
+    parser.add_argument("--no-demo", dest="demo", action="store_false", help="no demo data, no virtual agents")
+    parser.add_argument("--no-simulator", dest="simulator", action="store_false",
+                        help="do not start the PBX simulator (PBX_SERVERS points at real Asterisk servers)")
+    parser.add_argument("--agents", type=int, default=12, help="virtual agents working the demo campaign")
+    parser.add_argument("--agents-campaign", default="Solar Outreach", help="campaign the virtual agents work")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s supervisor  | %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO
     if not port_is_free(settings.web_host, settings.web_port):
         print(f"port {settings.web_port} is taken: stop the other process or set WEB_PORT", file=sys.stderr)
         return 2
-    sup = Supervisor(settings, clickhouse_port=args.clickhouse_port, demo=not args.no_demo)
+    sup = Supervisor(settings, clickhouse_port=args.clickhouse_port, demo=args.demo)
 
     def on_signal(signum: int, frame: object) -> None:
         sup.stopping = True

@@ -143,10 +143,16 @@ def zones_for_postal(state: str | None, postal_code: str | None, country: str | 
     """Candidate zones from the address alone (US only), empty when unknown."""
     if country and country.upper() not in ("US", "USA", "PR", "VI", "GU", "MP", "AS"):
         return ()
-    digits = (postal_code or "").strip().split("-")[0]
-    if len(digits) == 5 and digits.isdigit() and int(digits[:3]) in _ZIP3_ZONE_OVERRIDES:
-        return _ZIP3_ZONE_OVERRIDES[int(digits[:3])]
-    code = (state or "").strip().upper() or state_for_us_zip(postal_code)
+    digits = (postal_code or "").strip().split("-")[0].strip()
+    zip3 = digits[:3] if len(digits) == 5 and digits.isdigit() else None
+    return _zones_for_state_zip3((state or "").strip().upper() or None, zip3)
+
+
+@lru_cache(maxsize=8192)
+def _zones_for_state_zip3(state: str | None, zip3: str | None) -> tuple[str, ...]:
+    if zip3 is not None and int(zip3) in _ZIP3_ZONE_OVERRIDES:
+        return _ZIP3_ZONE_OVERRIDES[int(zip3)]
+    code = state or (state_for_us_zip(zip3 + "00") if zip3 is not None else None)
     if code is None:
         return ()
     return US_STATE_ZONES.get(code, ())
@@ -171,6 +177,7 @@ def _canon(zone: str) -> str:
     return _EQUIVALENT.get(zone, zone)
 
 
+@lru_cache(maxsize=8192)
 def combine(number_zones: tuple[str, ...], postal_zones: tuple[str, ...]) -> tuple[str, ...]:
     """Merge the two estimates (see the module docstring for why the union on disagreement)."""
     if not number_zones:

@@ -242,13 +242,24 @@ class VirtualAgents:
         self.logout()
 
 
+def resolve_campaign(engine: sa.Engine, id_or_name: str) -> int:
+    """A campaign id from ``--campaign``: digits are an id, anything else a campaign name."""
+    if id_or_name.isdigit():
+        return int(id_or_name)
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(Campaign.id).where(Campaign.name == id_or_name)).scalar()
+    if found is None:
+        raise ValueError(f"no campaign named {id_or_name!r}")
+    return int(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.config import Settings
     from core.db import make_engine
     from core.engines import postgres_url, redis_url
 
     p = argparse.ArgumentParser(prog="python -m dialer.virtual_agents", description=__doc__.splitlines()[0])
-    p.add_argument("--campaign", type=int, required=True)
+    p.add_argument("--campaign", required=True, help="campaign id or exact name")
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--seconds", type=float, default=None)
     p.add_argument("--time-scale", type=float, default=1.0)
@@ -259,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(postgres_url(settings))
     r = redis.Redis.from_url(redis_url(settings), decode_responses=True)
     try:
-        agents = VirtualAgents(args.campaign, args.count, engine, r, behaviour=Behaviour(time_scale=args.time_scale),
+        campaign_id = resolve_campaign(engine, args.campaign)
+        agents = VirtualAgents(campaign_id, args.count, engine, r, behaviour=Behaviour(time_scale=args.time_scale),
                                seed=args.seed)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

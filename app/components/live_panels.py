@@ -14,7 +14,8 @@ from app.live import KNOWN_STATES, LiveSnapshot, seconds_in_state
 
 MAX_TABLE_ROWS = 200
 DASH = "—"
-STATE_LABELS = {"ready": "Ready", "incall": "In call", "wrapup": "Wrap-up", "paused": "Paused", "dialing": "Dialing"}
+STATE_LABELS = {"ready": "Ready", "reserved": "Connecting", "incall": "In call", "dead": "Dead call",
+                "wrap": "Wrap-up", "paused": "Paused"}
 ENGINE_LABELS = {"postgres": "PostgreSQL", "redis": "Redis", "clickhouse": "ClickHouse"}
 
 
@@ -58,16 +59,16 @@ def kpi_card(label: str, value: str, note: str, accent: str, card_id: str) -> db
 def agent_kpis(snap: LiveSnapshot) -> list[dbc.Col]:
     if snap.agents is None:
         note = "live state unavailable (Redis)"
-        counts: dict[str, int | None] = dict.fromkeys(("total", "ready", "incall", "wrapup", "paused"))
+        counts: dict[str, int | None] = dict.fromkeys(("total", "ready", "incall", "wrap", "paused"))
     else:
         note = "from live state"
         states = dict(snap.states)
-        counts = {"total": len(snap.agents), **{s: states.get(s, 0) for s in ("ready", "incall", "wrapup", "paused")}}
+        counts = {"total": len(snap.agents), **{s: states.get(s, 0) for s in ("ready", "incall", "wrap", "paused")}}
     return [
         kpi_card("Agents signed in", fmt_int(counts["total"]), note, "dark", "live-kpi-agents"),
         kpi_card("Ready", fmt_int(counts["ready"]), "waiting for a call", "success", "live-kpi-ready"),
         kpi_card("In call", fmt_int(counts["incall"]), "talking", "primary", "live-kpi-incall"),
-        kpi_card("Wrap-up", fmt_int(counts["wrapup"]), "after-call work", "info", "live-kpi-wrapup"),
+        kpi_card("Wrap-up", fmt_int(counts["wrap"]), "after-call work", "info", "live-kpi-wrapup"),
         kpi_card("Paused", fmt_int(counts["paused"]), "not taking calls", "warning", "live-kpi-paused"),
     ]
 

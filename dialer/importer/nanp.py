@@ -104,27 +104,31 @@ def _load() -> tuple[_Region, ...]:
 
 _REGIONS = _load()
 _COUNTRY_ZONES = tuple(sorted(z for z in TIMEZONE_DATA.get("1", ()) if z != "Etc/Unknown"))
+_NANP_ZONES = {
+    prefix: tuple(sorted(z for z in zones if z != "Etc/Unknown")) for prefix, zones in TIMEZONE_DATA.items()
+    if prefix.startswith("1")
+}
 
 
 def classify(nsn: str) -> tuple[bool, tuple[str, ...]]:
     """(valid, candidate zones) for a 10-digit NANP national number."""
-    region = None
+    kind = None
     for candidate in _REGIONS:
         if candidate.leading is not None:
             if candidate.leading.match(nsn):
-                region = candidate
+                kind = candidate.kind(nsn)
                 break
-        elif candidate.kind(nsn) is not None:
-            region = candidate
-            break
-    kind = region.kind(nsn) if region is not None else None
+        else:
+            kind = candidate.kind(nsn)
+            if kind is not None:
+                break
     if kind is None:
         return False, ()
     if kind != "geo":
         return True, _COUNTRY_ZONES
     digits = "1" + nsn
     for length in range(min(TIMEZONE_LONGEST_PREFIX, len(digits)), 0, -1):
-        zones = TIMEZONE_DATA.get(digits[:length])
+        zones = _NANP_ZONES.get(digits[:length])
         if zones is not None:
-            return True, tuple(sorted(z for z in zones if z != "Etc/Unknown"))
+            return True, zones
     return True, ()

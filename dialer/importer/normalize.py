@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import phonenumbers
 
@@ -243,9 +242,8 @@ def normalize_row(row: int, cells: list[str], plan: RowNormalizer) -> tuple[Norm
     return lead, issues
 
 
-@lru_cache(maxsize=65536)
 def _refine(zones: tuple[str, ...], state: str | None, postal: str | None) -> tuple[str, ...]:
-    return combine(zones, zones_for_postal(state, postal, "US"))
+    return combine(zones, zones_for_postal(state, postal, "US"))  # both cached on small keys
 
 
 def _source(mapping: Mapping[str, str], target: str) -> str:

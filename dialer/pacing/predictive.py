@@ -12,7 +12,7 @@ that no agent is free within the drop window? It models
 at J quantiles of the candidate's own answer time, and computes the tail of the difference of those
 Poisson-binomial counts exactly (small teams) or with the skew-corrected normal (large ones). It places
 the largest n whose n-th call stays under a threshold θ. θ is steered by an integral controller on
-observed abandons versus ``aim × target × humans`` so the pooled rate lands just under the cap whatever
+observed abandons versus an internal target so the pooled rate lands just under the cap whatever
 the model's residual bias. With AMD in play (seen as machine releases) a false-positive allowance is
 reserved, because AMD hang-ups on people count as abandons under Ofcom and the dialer never sees them.
 """
@@ -35,6 +35,7 @@ J = 8  # quantiles of the candidate call's answer time
 EXACT_MAX_TERMS = 40
 REBUILD_S = 2.0
 JUMP_CHECK_S = 2.0
+WINDOW_S = 900.0
 
 
 class PredictivePolicy(BasePolicy):
@@ -45,7 +46,9 @@ class PredictivePolicy(BasePolicy):
         target_abandon_rate: float = 0.03,
         dial_timeout_s: float = 30.0,
         drop_after_s: float = 2.0,
-        aim: float = 0.9,
+        aim: float = 0.97,
+        confidence_z: float = 1.0,
+        window_cap: float = 0.10,
         amd_false_positive_rate: float | None = None,
         initial_threshold: float = 0.02,
         gain: float = 0.25,
@@ -58,6 +61,7 @@ class PredictivePolicy(BasePolicy):
             raise ValueError("dial_timeout_s must be > 0 and drop_after_s ≥ 0")
         self.target = target_abandon_rate
         self.aim = aim
+        self.confidence_z = confidence_z
         self.drop_after_s = drop_after_s
         self.amd_fp = amd_false_positive_rate
         self._amd_seen = False
@@ -68,6 +72,10 @@ class PredictivePolicy(BasePolicy):
         self._waiting_seen = 0
         self._window_samples: deque[float] = deque(maxlen=51)
         self.offer_window_s = drop_after_s
+        # short-window guard: no 15-minute window should exceed ``window_cap`` (bursts in small teams)
+        self.window_cap = window_cap
+        self._humans_15: deque[float] = deque()
+        self._abandons_15: deque[float] = deque()
         self.outcomes = OutcomeModel(dial_timeout_s)
         self.handle = HandleModel()
         self.log_theta = math.log(initial_threshold)
@@ -87,8 +95,16 @@ class PredictivePolicy(BasePolicy):
 
     # ---- targets
     def internal_target(self) -> float:
+        """The abandon rate the controller steers to.
+
+        ``aim × target``, less a sampling margin of ``confidence_z`` standard errors for the humans seen so
+        far (a small team's realised rate is noisy, so it must aim lower to stay under the cap; a large one
+        can run close to it), less the AMD false-positive allowance once AMD is evidently in use.
+        """
         fp = self.amd_fp if self.amd_fp is not None else (0.01 if self._amd_seen else 0.0)
-        return max(self.target * self.aim - fp, self.target * 0.1)
+        p = self.target
+        margin = self.confidence_z * math.sqrt(p * (1.0 - p) / max(self.humans, 200))
+        return max(p * self.aim - margin - fp, p * 0.1)
 
     @property
     def threshold(self) -> float:
@@ -109,11 +125,15 @@ class PredictivePolicy(BasePolicy):
         self.outcomes.record(now, o, ring_s)
         if o == HUMAN:
             self._human_times.append(now)
+            self._humans_15.append(now)
+            before = self.internal_target() * self.humans
             self.humans += 1
-            self._steer(self.internal_target())
+            # credit the change of the allowance target(H)·H, so the margin shrinking with H is honoured
+            self._steer(self.internal_target() * self.humans - before)
 
     def on_abandon(self, now: float) -> None:
         self.abandons += 1
+        self._abandons_15.append(now)
         self._steer(-1.0)
         k = self._waiting_seen
         if 0 < k <= len(self._human_times):
@@ -212,7 +232,19 @@ class PredictivePolicy(BasePolicy):
             "offer_window_s": self.offer_window_s,
         }
         capped = "model" if n < n_cap else "lines_per_agent"
+        if self._window_guard(now):
+            prog = max(self._progressive_count(obs), 0)
+            if n > prog:
+                n, capped = prog, "window_guard"
         return self._finish(obs, n, n, capped, estimates)
+
+    def _window_guard(self, now: float) -> bool:
+        """True while one or two more abandons would push the trailing 15 minutes over ``window_cap``."""
+        start = now - WINDOW_S
+        for q in (self._humans_15, self._abandons_15):
+            while q and q[0] < start:
+                q.popleft()
+        return len(self._abandons_15) >= self.window_cap * max(len(self._humans_15), 30) - 1.0
 
     def _count_exact(self, qa: np.ndarray, g: np.ndarray, c: int, theta: float, n_cap: int) -> tuple[int, float]:
         up = qa if len(qa) else np.zeros((0, J))

@@ -56,7 +56,7 @@ def _agent_states(engine: sa.Engine, redis_url: str) -> None:
         agents = conn.execute(sa.text("SELECT id FROM users WHERE role='agent' ORDER BY id LIMIT :n"), {"n": DEMO_AGENTS}).scalars().all()
         campaign = conn.execute(sa.text("SELECT min(id) FROM campaigns WHERE active")).scalar_one()
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    states = ["incall", "incall", "ready", "wrapup", "paused", "ready"]
+    states = ["incall", "incall", "ready", "wrap", "paused", "ready"]
     now = time.time()
     for i, agent_id in enumerate(agents):
         client.sadd(ACTIVE_AGENTS_KEY, agent_id)
@@ -116,5 +116,8 @@ def page(browser: object, live_server: LiveServer) -> Iterator[object]:
     tab.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
     tab.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     tab.errors = errors
+    requested: list[str] = []
+    tab.on("request", lambda req: requested.append(req.url))
+    tab.requested = requested
     yield tab
     context.close()

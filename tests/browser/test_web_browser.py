@@ -70,6 +70,9 @@ def test_supervisor_sees_live_page_refreshing(page, live_server, artifacts_dir):
     DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(artifacts_dir / "live-supervisor.png", DOCS_SCREENSHOT)
     assert page.errors == [], page.errors
+    foreign = [u for u in page.requested if not u.startswith((live_server.url, "data:"))]
+    assert foreign == [], foreign  # no CDN, no telemetry: everything is served by the app
+    assert any("/_dash-component-suites/" in u for u in page.requested)
 
 
 def test_agent_is_refused_live_page_and_callbacks(page, live_server, artifacts_dir):

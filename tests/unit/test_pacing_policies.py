@@ -224,6 +224,7 @@ def test_amd_evidence_reserves_a_false_positive_allowance() -> None:
     before = p.internal_target()
     p.on_agent_released(5.0, 6.0, True)  # an unscreened machine reached an agent: AMD is in use
     assert p.internal_target() == pytest.approx(before - 0.01)
+    assert 0.015 < before < 0.03
     explicit = make_policy("predictive", **SETTINGS, amd_false_positive_rate=0.0)
     explicit.on_agent_released(5.0, 6.0, True)
     assert explicit.internal_target() == pytest.approx(before)
