@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, clock
     import redis
 
     from app import api, auth, guard
+    from app.api import downloads
     from app.dash_app import APP_DIR, create_dash
     from app.live import LiveData
     from app.services import EXTENSION_KEY, Services
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False, clock
     guard.init_app(server)  # first before_request hook: nothing runs ahead of the guard
     auth.init_app(server)
     api.init_app(server)
+    downloads.init_app(server)
     server.after_request(_security_headers)
     create_dash(server)
     logger.info("web app ready (postgres %s, redis %s)", engine.url.render_as_string(hide_password=True), "ok")

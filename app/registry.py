@@ -48,6 +48,8 @@ class PageSpec:
     order: int = 0
     description: str = ""
     register_callbacks: Callable[[Any], None] | None = field(default=None, compare=False)
+    #: Dash path template (``/wallboard/<campaign>``): also served at ``path`` without variables.
+    path_template: str | None = None
 
     def allows(self, role: str | None) -> bool:
         return role is not None and role in self.roles
@@ -121,7 +123,18 @@ def page_for_path(pathname: object) -> PageSpec | None:
     for spec in PAGES.values():
         if spec.path == path:
             return spec
+    for spec in PAGES.values():
+        if spec.path_template and template_matches(spec.path_template, path):
+            return spec
     return None
+
+
+def template_matches(template: str, path: str) -> bool:
+    """``/wallboard/<campaign>`` matches ``/wallboard/3``: one non-empty segment per variable."""
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    if len(want) != len(got):
+        return False
+    return all(g and (w == g or (w.startswith("<") and w.endswith(">"))) for w, g in zip(want, got, strict=True))
 
 
 def pages_for_role(role: str | None) -> list[PageSpec]:

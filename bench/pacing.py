@@ -62,6 +62,42 @@ def check_targets(m: dict[str, Any], baseline: dict[str, Any] | None) -> dict[st
     return out
 
 
+def merge(paths: list[str], out: str | None) -> int:
+    """Combine --out files of runs split by algorithm into one table, re-checking the targets."""
+    docs = [json.loads(Path(p).read_text()) for p in paths]
+    rows = {(m["scenario"], m["algorithm"]): m for d in docs for m in d["results"]}
+    order = sorted({k[0] for k in rows}, key=lambda s: int(s[2:]))
+    merged = []
+    for sid in order:
+        base = rows.get((sid, "vicidial-adapt"))
+        for alg in DEFAULT_ALGORITHMS:
+            m = rows.get((sid, alg))
+            if m is None:
+                continue
+            if alg == "predictive":
+                m["targets"] = check_targets(m, base)
+            merged.append(m)
+    doc = {"benchmark": "pacing", "merged_from": paths, "wall_s": sum(d.get("wall_s", 0) for d in docs),
+           "runs": [{"file": p, "wall_s": d.get("wall_s"), "jobs": d.get("jobs")} for p, d in zip(paths, docs, strict=True)],
+           "results": merged}  # fmt: skip
+    text = json.dumps(doc, indent=1)
+    print(text)
+    if out:
+        Path(out).write_text(text)
+    _summary(merged, doc["wall_s"], sum(d.get("tasks", 0) for d in docs), docs[0].get("jobs", 1))
+    return 0
+
+
+def _summary(rows: list[dict[str, Any]], wall: float, tasks: int, jobs: int) -> None:
+    print(format_table(rows), file=sys.stderr)
+    for m in rows:
+        if "targets" in m:
+            t = m["targets"]
+            missed = [k for k, v in t.items() if v is False]
+            print(f"{m['scenario']}: {'MET' if t['all_met'] else 'MISSED ' + ', '.join(missed)}", file=sys.stderr)
+    print(f"wall time {wall:.1f} s for {tasks} runs on {jobs} workers", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 seeds, at most 1 h per run")
@@ -70,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--algorithms", help="comma-separated (default: all four)")
     ap.add_argument("--out", help="also write the JSON here")
     ap.add_argument("--progress", action="store_true", help="one line per finished run on stderr")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier --out files (e.g. split runs)")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     files = sorted(SCENARIO_DIR.glob("SC*.json"), key=lambda p: int(p.stem[2:]))
     wanted = set(args.scenarios.split(",")) if args.scenarios else None
     scenarios = [load_scenario(f) for f in files if wanted is None or f.stem in wanted]
@@ -121,14 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         Path(args.out).write_text(text)
-    print(format_table(rows), file=sys.stderr)
-    met = [
-        f"{m['scenario']}: {'MET' if m['targets']['all_met'] else 'MISSED ' + str([k for k, v in m['targets'].items() if v is False])}"
-        for m in rows
-        if "targets" in m
-    ]
-    print("\n".join(met), file=sys.stderr)
-    print(f"wall time {wall:.1f} s for {len(tasks)} runs on {args.jobs} workers", file=sys.stderr)
+    _summary(rows, wall, len(tasks), args.jobs)
     return 0
 
 

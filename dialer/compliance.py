@@ -158,9 +158,6 @@ class Decision:
     is_callback: bool = False
 
 
-OK = Decision(True)
-
-
 def check_lead(
     lead: LeadView,
     campaign: CampaignRules,

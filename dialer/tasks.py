@@ -111,3 +111,11 @@ def _inserter() -> Any:
     from dialer.cdr import default_cdr_inserter
 
     return default_cdr_inserter(app.conf.pydialer_settings)
+
+
+@app.task(name="dialer.tasks.import_list", ignore_result=True)
+def import_list(job_id: int, mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    """Queue ``imports``: run one pending ``import_jobs`` row (:mod:`dialer.import_jobs`)."""
+    from dialer.import_jobs import run_import_job
+
+    return run_import_job(_engine(), _redis(), app.conf.pydialer_settings.data_dir, int(job_id), mapping)

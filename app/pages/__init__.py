@@ -72,6 +72,7 @@ def register_page(
     callbacks: Callable[[dash.Dash], None] | None = None,
     order: int = 0,
     description: str = "",
+    path_template: str | None = None,
 ) -> PageSpec:
     spec = add_page(
         PageSpec(
@@ -82,6 +83,7 @@ def register_page(
             order=order,
             description=description,
             register_callbacks=callbacks,
+            path_template=path_template,
         )
     )
     dash.register_page(
@@ -92,5 +94,6 @@ def register_page(
         order=order,
         description=description,
         layout=guarded_layout(spec, layout),
+        **({"path_template": path_template} if path_template else {}),
     )
     return spec

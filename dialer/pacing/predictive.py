@@ -32,7 +32,7 @@ from dialer.pacing.probability import add_bernoulli, exact_pmf, pmf_upper_tail, 
 logger = logging.getLogger(__name__)
 
 J = 8  # quantiles of the candidate call's answer time
-EXACT_MAX_TERMS = 40
+EXACT_MAX_TERMS = 24
 REBUILD_S = 2.0
 JUMP_CHECK_S = 2.0
 WINDOW_S = 900.0
@@ -47,7 +47,7 @@ class PredictivePolicy(BasePolicy):
         dial_timeout_s: float = 30.0,
         drop_after_s: float = 2.0,
         aim: float = 0.97,
-        confidence_z: float = 1.0,
+        confidence_z: float = 0.7,
         window_cap: float = 0.10,
         amd_false_positive_rate: float | None = None,
         initial_threshold: float = 0.02,
@@ -244,7 +244,7 @@ class PredictivePolicy(BasePolicy):
         for q in (self._humans_15, self._abandons_15):
             while q and q[0] < start:
                 q.popleft()
-        return len(self._abandons_15) >= self.window_cap * max(len(self._humans_15), 30) - 1.0
+        return len(self._abandons_15) >= self.window_cap * max(len(self._humans_15), 30) - 2.0
 
     def _count_exact(self, qa: np.ndarray, g: np.ndarray, c: int, theta: float, n_cap: int) -> tuple[int, float]:
         up = qa if len(qa) else np.zeros((0, J))

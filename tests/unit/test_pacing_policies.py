@@ -239,3 +239,17 @@ def test_predictive_learns_the_offer_window_left_after_amd_latency() -> None:
         p.calls_to_place(obs(now=t, logged=5, idle=0, busy=(50.0,) * 5, waiting=1))
         p.on_abandon(t + 1.0)  # ... so the 2 s drop clock (from the answer) expires 1 s later
     assert p.offer_window_s == pytest.approx(1.0)
+
+
+def test_predictive_window_guard_stops_over_dialing_after_a_burst() -> None:
+    p = _trained(0.2)
+    now = p._now0 + 1000.0  # type: ignore[attr-defined]  # the training answers have left the 15 minutes
+    view = {"logged": 10, "idle": 4, "busy": (200.0,) * 6}
+    assert p.calls_to_place(obs(now=now, **view)) > 4
+    for i in range(40):  # 40 answers and 3 abandons in the last 15 minutes: one more would near 10 %
+        p.on_call_result(now + i, "human", 8.0)
+    for i in range(3):
+        p.on_abandon(now + 40 + i)
+    assert p.calls_to_place(obs(now=now + 50, **view)) == 4  # one line per idle agent only
+    assert p.last_decision is not None and p.last_decision.capped_by == "window_guard"
+    assert p.calls_to_place(obs(now=now + 50 + 901, **view)) > 4  # the burst has left the window

@@ -1,0 +1,174 @@
+"""DataFrame -> Plotly Figure for the analytics pages. No Dash here: unit-tested with plain frames.
+
+Each function takes the DataFrame an ``analytics.kpis`` function returns (same column names) and
+returns a :class:`plotly.graph_objects.Figure`; an empty frame gives an empty figure that says so.
+Figures carry ``customdata`` where a click should drill down (heatmap cell -> weekday/hour, funnel
+stage, dispositions bar -> day), read back by the page's clickData callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+
+logger = logging.getLogger(__name__)
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+STAGE_LABELS = {"dials": "Dials", "answers": "Answers", "contacts": "Humans", "connected": "Connected",
+                "sales": "Sales"}
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 48, "r": 16, "t": 36, "b": 40}, "height": 320,
+           "font": {"family": "system-ui, -apple-system, 'Segoe UI', sans-serif", "size": 12}}
+PALETTE = ("#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
+           "#ea580c", "#0d9488", "#9333ea")
+
+
+def _base(title: str, **extra: object) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 14}}, **{**_LAYOUT, **extra})
+    return fig
+
+
+def empty_figure(title: str, message: str = "No data for this filter") -> go.Figure:
+    fig = _base(title)
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False},
+                      annotations=[{"text": message, "showarrow": False, "xref": "paper", "yref": "paper",
+                                    "x": 0.5, "y": 0.5, "font": {"size": 14, "color": "#6b7280"}}])
+    return fig
+
+
+def funnel_figure(frame: pd.DataFrame) -> go.Figure:
+    """Dials -> answers -> humans -> connected -> sales (``kpis.funnel``)."""
+    title = "Funnel"
+    if frame.empty or int(frame["count"].iloc[0]) == 0:
+        return empty_figure(title)
+    labels = [STAGE_LABELS.get(s, s) for s in frame["stage"]]
+    fig = _base(title)
+    fig.add_trace(go.Funnel(
+        y=labels, x=frame["count"].astype(int).tolist(), customdata=frame["stage"].tolist(),
+        textinfo="value+percent initial", marker={"color": list(PALETTE[:len(labels)])},
+    ))
+    return fig
+
+
+def heatmap_figure(frame: pd.DataFrame) -> go.Figure:
+    """Contact rate by lead-local weekday x hour (``kpis.contact_heatmap``); missing cells are gaps."""
+    title = "Contact rate by lead local time"
+    if frame.empty:
+        return empty_figure(title)
+    hours = list(range(int(frame["hour"].min()), int(frame["hour"].max()) + 1))
+    grid = frame.pivot_table(index="weekday", columns="hour", values="contact_rate", aggfunc="first")
+    grid = grid.reindex(index=range(7), columns=hours)
+    dials = frame.pivot_table(index="weekday", columns="hour", values="dials", aggfunc="sum")
+    dials = dials.reindex(index=range(7), columns=hours).fillna(0)
+    z = [[None if pd.isna(v) else round(float(v) * 100, 2) for v in row] for row in grid.to_numpy()]
+    fig = _base(title)
+    fig.add_trace(go.Heatmap(
+        z=z, x=[f"{h:02d}:00" for h in hours], y=list(WEEKDAYS), colorscale="Blues", zmin=0,
+        customdata=dials.astype(int).to_numpy().tolist(), colorbar={"title": "%", "thickness": 12},
+        hovertemplate="%{y} %{x}<br>contact rate %{z:.1f}%<br>dials %{customdata}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def dispositions_figure(frame: pd.DataFrame) -> go.Figure:
+    """Stacked calls per bucket and disposition (``kpis.dispositions_over_time``)."""
+    title = "Dispositions over time"
+    if frame.empty:
+        return empty_figure(title)
+    totals = frame.groupby("disposition_code")["calls"].sum().sort_values(ascending=False)
+    fig = _base(title, barmode="stack", legend={"orientation": "h", "y": -0.2})
+    for i, code in enumerate(totals.index):
+        rows = frame[frame["disposition_code"] == code]
+        fig.add_trace(go.Bar(x=rows["bucket"], y=rows["calls"].astype(int), name=str(code),
+                             marker_color=PALETTE[i % len(PALETTE)], customdata=[str(code)] * len(rows)))
+    return fig
+
+
+def abandon_figure(frame: pd.DataFrame) -> go.Figure:
+    """Daily abandon rate, the 30-day rolling rate and the target line (``kpis.abandon_trend``)."""
+    title = "Abandon rate (FTC: abandons / live answers, 30-day rolling)"
+    if frame.empty:
+        return empty_figure(title)
+    fig = _base(title, yaxis={"tickformat": ".1%", "rangemode": "tozero"}, legend={"orientation": "h", "y": -0.2})
+    fig.add_trace(go.Bar(x=frame["day"], y=frame["rate"], name="daily", marker_color="#93c5fd",
+                         customdata=frame[["contacts", "abandoned"]].astype(int).to_numpy().tolist(),
+                         hovertemplate="%{x|%Y-%m-%d}: %{y:.2%} (%{customdata[1]} of %{customdata[0]})<extra></extra>"))
+    fig.add_trace(go.Scatter(x=frame["day"], y=frame["rolling_30d"], name="30-day rolling", mode="lines+markers",
+                             line={"color": "#1d4ed8", "width": 2}))
+    target = float(frame["target"].iloc[0])
+    fig.add_trace(go.Scatter(x=frame["day"], y=[target] * len(frame), name=f"target {target:.0%}", mode="lines",
+                             line={"color": "#dc2626", "dash": "dash"}))
+    return fig
+
+
+def penetration_figure(frame: pd.DataFrame) -> go.Figure:
+    """Dials per attempt number, one bar group per list (``kpis.list_penetration``)."""
+    title = "List penetration by attempt"
+    if frame.empty:
+        return empty_figure(title)
+    fig = _base(title, barmode="group", xaxis={"title": "attempt", "dtick": 1}, legend={"orientation": "h", "y": -0.25})
+    for i, (list_id, rows) in enumerate(frame.groupby("list_id", sort=True)):
+        fig.add_trace(go.Bar(x=rows["attempt_no"].astype(int), y=rows["dials"].astype(int), name=f"list {list_id}",
+                             marker_color=PALETTE[i % len(PALETTE)],
+                             customdata=rows["contact_rate"].fillna(0).round(4).tolist(),
+                             hovertemplate="attempt %{x}: %{y} dials, contact rate %{customdata:.1%}<extra></extra>"))
+    return fig
+
+
+def pacing_figure(frame: pd.DataFrame) -> go.Figure:
+    """Dial level and idle agents (left axis) against abandons (right axis), per minute."""
+    title = "Pacing: dial level vs idle agents vs abandons"
+    if frame.empty:
+        return empty_figure(title, "No dial decisions for this filter")
+    fig = _base(title, yaxis={"title": "level / agents", "rangemode": "tozero"},
+                yaxis2={"title": "abandons", "overlaying": "y", "side": "right", "rangemode": "tozero",
+                        "showgrid": False},
+                legend={"orientation": "h", "y": -0.2})
+    fig.add_trace(go.Scatter(x=frame["minute"], y=frame["avg_dial_level"], name="dial level", mode="lines",
+                             line={"color": "#2563eb"}))
+    fig.add_trace(go.Scatter(x=frame["minute"], y=frame["avg_agents_idle"], name="idle agents", mode="lines",
+                             line={"color": "#16a34a"}))
+    fig.add_trace(go.Bar(x=frame["minute"], y=frame["abandoned"], name="abandons", yaxis="y2",
+                         marker_color="#dc2626", opacity=0.6))
+    return fig
+
+
+def sentiment_figure(frame: pd.DataFrame) -> go.Figure:
+    """Average sentiment per bucket and speaker (``kpis.sentiment_over_time``)."""
+    title = "Sentiment over time"
+    if frame.empty:
+        return empty_figure(title, "No utterances yet")
+    fig = _base(title, yaxis={"range": [-1, 1], "title": "avg sentiment"}, legend={"orientation": "h", "y": -0.2})
+    for i, (speaker, rows) in enumerate(frame.groupby("speaker", sort=True)):
+        fig.add_trace(go.Scatter(x=rows["bucket"], y=rows["avg_sentiment"], name=str(speaker), mode="lines+markers",
+                                 line={"color": PALETTE[i % len(PALETTE)]},
+                                 customdata=rows["utterances"].astype(int).tolist(),
+                                 hovertemplate="%{x}: %{y:.2f} (%{customdata} utterances)<extra></extra>"))
+    return fig
+
+
+def summary_cards(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(label, formatted value)`` for the KPI cards from ``kpis.summary``."""
+    if frame.empty:
+        return []
+    row = frame.iloc[0]
+
+    def pct(value: object) -> str:
+        v = float(value)  # type: ignore[arg-type]
+        return "—" if math.isnan(v) else f"{v:.1%}"
+
+    aht = float(row["aht_s"])
+    return [
+        ("Dials", f"{int(row['dials']):,}"),
+        ("Contacts", f"{int(row['contacts']):,}"),
+        ("Contact rate", pct(row["contact_rate"])),
+        ("Conversions", f"{int(row['conversions']):,}"),
+        ("Conversion rate", pct(row["conversion_rate"])),
+        ("AHT", "—" if math.isnan(aht) else f"{int(aht // 60)}:{int(aht % 60):02d}"),
+        ("Abandon rate", pct(row["abandon_rate"])),
+        ("Talk hours", f"{float(row['talk_hours']):,.1f}"),
+    ]
