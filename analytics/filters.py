@@ -33,6 +33,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
     # Rollups (sql/clickhouse/0006): no team/agent; see KpiFilter.rollup_grain.
     "cdr_hour": ("hour", {"campaign_ids": "campaign_id", "list_ids": "list_id"}),
     "cdr_day_disposition": ("day", {"campaign_ids": "campaign_id", "list_ids": "list_id"}),
+    "cdr_agent_day": ("day", {"campaign_ids": "campaign_id", "team_ids": "team_id", "agent_ids": "agent_id"}),
 }
 
 
@@ -85,6 +86,11 @@ class KpiFilter:
         if any(t.minute or t.second or t.microsecond for t in (self.start, self.end)):
             return None
         return "day" if self.start.hour == 0 and self.end.hour == 0 else "hour"
+
+    def agent_rollup(self) -> bool:
+        """``cdr_agent_day`` (0008) answers this filter: whole UTC days, no list filter."""
+        return not self.list_ids and all(not (t.hour or t.minute or t.second or t.microsecond)
+                                         for t in (self.start, self.end))
 
     def where(self, table: str, *, prefix: str = "", start: datetime | None = None) -> tuple[str, dict[str, Any]]:
         """``(sql, parameters)`` for ``table``'s WHERE clause; ``start`` overrides the range start

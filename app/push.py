@@ -25,6 +25,7 @@ after :data:`MAX_STREAM_S` so threads and proxies recycle; the browser reconnect
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -45,6 +46,7 @@ SNAPSHOT_KEY = "pyd:wallboard:snapshot"
 KEEPALIVE_S = 10.0  # comment lines keep proxies from closing an idle stream and detect gone clients
 MAX_STREAM_S = 1800.0
 RETRY_MS = 2000
+IDLE_STOP_S = 60.0  # the subscriber thread ends after this long without clients (restarted on demand)
 EXTENSION = "pydialer_push"
 
 
@@ -72,6 +74,7 @@ class PushHub:
         self.received = 0
 
     def start(self) -> None:
+        self._stop.clear()
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._listen, name="pydialer-push", daemon=True)
@@ -101,20 +104,25 @@ class PushHub:
                 if stored:
                     self.offer(stored if isinstance(stored, str) else stored.decode())
                 backoff = 0.5
+                idle_since = time.monotonic()
                 while not self._stop.is_set():
+                    if self.clients:
+                        idle_since = time.monotonic()
+                    elif time.monotonic() - idle_since > IDLE_STOP_S:
+                        return
                     msg = pubsub.get_message(timeout=1.0)
                     if msg and msg.get("type") == "message":
                         data = msg["data"]
                         self.offer(data if isinstance(data, str) else data.decode())
             except redis.RedisError as exc:
+                if not self.clients:
+                    return  # nobody is watching: the next client restarts the thread
                 logger.warning("push: Redis subscription lost (%s); retrying in %.1fs", exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
-                try:
+                with contextlib.suppress(redis.RedisError):
                     pubsub.close()  # the client itself is the app's shared one: left open
-                except redis.RedisError:
-                    pass
 
     def wait_newer(self, seq: int, timeout: float) -> tuple[int, bytes | None]:
         """Block until a snapshot newer than ``seq`` exists (or ``timeout``); returns (seq, message)."""
@@ -134,6 +142,7 @@ class PushHub:
             while time.monotonic() < deadline and not self._stop.is_set():
                 newer, message = self.wait_newer(seq, KEEPALIVE_S)
                 if message is None:
+                    self.start()  # self-healing: the subscriber may have ended just as we came in
                     yield b": keepalive\n\n"  # a write to a gone client raises: the generator ends
                     continue
                 seq = newer

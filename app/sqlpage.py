@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,16 @@ OUTSIDE_FUNCTIONS = (
     "postgresql", "mongodb", "redis", "sqlite", "odbc", "jdbc", "executable", "hive", "iceberg", "deltalake",
     "hudi", "input", "format", "paimon", "arrowflight", "ytsaurus", "fuzzjson", "fuzzquery", "prometheusquery",
 )
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    """What /sql shows: column names, rows of JSON-safe values, whether rows were cut."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    elapsed_ms: float
 
 
 class SqlRefused(ValueError):

@@ -174,7 +174,9 @@
   };
   Board.prototype.lists = function (c) {
     var codes = c.agents.paused_by_code || {}, html = "";
-    Object.keys(codes).forEach(function (k) { html += "<li><span>" + esc(k) + "</span><b>" + codes[k] + "</b></li>"; });
+    Object.keys(codes).forEach(function (k) {
+      html += "<li><span>" + esc(k === "-" ? "(no code)" : k) + "</span><b>" + codes[k] + "</b></li>";
+    });
     setHtml(document.getElementById("wallboard-paused-codes"), html || "<li class='wb-muted'>none</li>");
     var reasons = c.hopper.reasons || {}, rows = "";
     Object.keys(reasons).sort(function (a, b) { return reasons[b] - reasons[a]; }).forEach(function (k) {

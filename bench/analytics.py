@@ -108,7 +108,8 @@ def open_clickhouse(path: Path) -> Any:
     Migrator(client, "bench").up()
     client.database = "bench"
     # A migration may have started a mutation (0007 builds a skip index): measure after it.
-    while int(client.command("SELECT count() FROM system.mutations WHERE database = 'bench' AND NOT is_done")):
+    pending = "SELECT count() FROM system.mutations WHERE database = 'bench' AND NOT is_done"
+    while client.query(pending).result_rows[0][0]:
         time.sleep(1)
     return client
 
@@ -138,8 +139,11 @@ def _pg_is_external() -> bool:
 
 
 def renice(value: int, conn: Any | None) -> None:
-    """Set the scheduling priority of this process and (embedded PostgreSQL) our backend process."""
-    os.setpriority(os.PRIO_PROCESS, 0, value)
+    """Set the scheduling priority of this process and (embedded PostgreSQL) our backend process.
+
+    Linux nice values are per thread: renice every thread (chdb's pool already exists)."""
+    for task in Path("/proc/self/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), value)
     if conn is not None:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_backend_pid()")
@@ -183,7 +187,7 @@ def prepare_postgres(conn: Any, ch: Any, args: argparse.Namespace, result: dict[
 
 
 def pg_calls(cur: Any, flts: list[KpiFilter], pace: list[KpiFilter], agent_args: list[Any],
-             call_ids: list[str]) -> dict[str, tuple[Callable[[Any], Any], list[Any]]]:
+             call_ids: list[Any]) -> dict[str, tuple[Callable[[Any], Any], list[Any]]]:
     return {
         "summary": (lambda f: pg.summary(cur, f), flts),
         "funnel": (lambda f: pg.funnel(cur, f), flts),
@@ -193,7 +197,7 @@ def pg_calls(cur: Any, flts: list[KpiFilter], pace: list[KpiFilter], agent_args:
         "list_penetration": (lambda f: pg.list_penetration(cur, f), flts),
         "agent_leaderboard": (lambda f: pg.agent_leaderboard(cur, f), flts),
         "agent_calls": (lambda a: pg.agent_calls(cur, a[0], a[1]), agent_args),
-        "call_detail": (lambda c: pg.call_detail(cur, c), call_ids),
+        "call_detail": (lambda c: pg.call_detail(cur, c[0]), call_ids),
         "pacing_explainer": (lambda f: pg.pacing_explainer(cur, f), pace),
         "sentiment_over_time": (lambda f: pg.sentiment_over_time(cur, f), flts),
     }
@@ -238,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     pace = pacing_filters(flts, spec)
     agents = [int(a) for a in ch.query("SELECT DISTINCT agent_id FROM cdr WHERE agent_id != 0 ORDER BY agent_id")
               .result_columns[0]]
-    call_ids = [str(c) for c in ch.query(
-        "SELECT DISTINCT call_id FROM utterances ORDER BY cityHash64(call_id) LIMIT {n:UInt32}",
-        parameters={"n": args.runs}).result_columns[0]]
+    # Transcribed calls, with the (campaign_id, dialed_at) the drill-down row hands to call_detail.
+    call_ids = [(str(c), int(camp), at) for c, camp, at in ch.query(
+        "SELECT call_id, campaign_id, dialed_at FROM cdr WHERE call_id IN (SELECT DISTINCT call_id FROM utterances "
+        "ORDER BY cityHash64(call_id) LIMIT {n:UInt32})", parameters={"n": args.runs}).result_rows]
     agent_args = [(f, agents[i * 37 % len(agents)]) for i, f in enumerate(flts)]
 
     ch_queries: dict[str, tuple[Callable[[Any], Any], list[Any]]] = {
@@ -252,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "list_penetration": (lambda f: kpis.list_penetration(ch, f), flts),
         "agent_leaderboard": (lambda f: kpis.agent_leaderboard(ch, f), flts),
         "agent_calls": (lambda a: kpis.agent_calls(ch, a[0], a[1]), agent_args),
-        "call_detail": (lambda c: kpis.call_detail(ch, c), call_ids),
+        "call_detail": (lambda c: kpis.call_detail(ch, c[0], campaign_id=c[1], dialed_at=c[2]), call_ids),
         "pacing_explainer": (lambda f: kpis.pacing_explainer(ch, f), pace),
         "sentiment_over_time": (lambda f: kpis.sentiment_over_time(ch, f, "hour"), flts),
     }

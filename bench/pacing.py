@@ -32,9 +32,9 @@ UTIL_TARGETS = {"SC1": 0.65, "SC2": 0.755, "SC3": 0.86, "SC4": 0.845, "SC5": 0.8
                 "SC9": 0.825}  # fmt: skip
 
 
-def _task(args: tuple[Scenario, str, int]) -> RunResult:
-    sc, algorithm, seed = args
-    return simulate(sc, algorithm, seed)
+def _task(args: tuple[Scenario, str, int, dict[str, Any] | None]) -> RunResult:
+    sc, algorithm, seed, settings = args
+    return simulate(sc, algorithm, seed, policy_settings=settings)
 
 
 def _cost(sc: Scenario) -> float:
@@ -70,12 +70,16 @@ def merge(paths: list[str], out: str | None) -> int:
     merged = []
     for sid in order:
         base = rows.get((sid, "vicidial-adapt"))
-        for alg in DEFAULT_ALGORITHMS:
+        for alg in (*DEFAULT_ALGORITHMS, "predictive@matched"):
             m = rows.get((sid, alg))
             if m is None:
                 continue
             if alg == "predictive":
                 m["targets"] = check_targets(m, base)
+            if alg == "predictive@matched" and base is not None:
+                m["beats_vicidial_adapt_at_equal_abandon"] = (
+                    m["talk_utilization"] > base["talk_utilization"] and m["abandon_rate"] <= base["abandon_rate"]
+                )
             merged.append(m)
     doc = {"benchmark": "pacing", "merged_from": paths, "wall_s": sum(d.get("wall_s", 0) for d in docs),
            "runs": [{"file": p, "wall_s": d.get("wall_s"), "jobs": d.get("jobs")} for p, d in zip(paths, docs, strict=True)],
@@ -107,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="also write the JSON here")
     ap.add_argument("--progress", action="store_true", help="one line per finished run on stderr")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier --out files (e.g. split runs)")
+    ap.add_argument(
+        "--matched",
+        metavar="BASE_JSON",
+        help="run predictive with target_abandon_rate = vicidial-adapt's pooled rate from BASE_JSON, on the "
+        "scenarios where that rate is below the cap (equal-abandon comparison)",
+    )
     args = ap.parse_args(argv)
     if args.merge:
         return merge(args.merge, args.out)
@@ -116,7 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         scenarios = [quick_variant(sc) for sc in scenarios]
     algorithms = tuple(args.algorithms.split(",")) if args.algorithms else DEFAULT_ALGORITHMS
-    tasks = [(sc, a, s) for sc in scenarios for a in algorithms for s in sc.seeds]
+    matched: dict[str, float] = {}
+    if args.matched:
+        base = {m["scenario"]: m for m in json.loads(Path(args.matched).read_text())["results"]
+                if m["algorithm"] == "vicidial-adapt"}  # fmt: skip
+        matched = {sc.id: base[sc.id]["abandon_rate"] for sc in scenarios if base[sc.id]["abandon_rate"] < 0.03}
+        scenarios = [sc for sc in scenarios if sc.id in matched]
+        algorithms = ("predictive",)
+    tasks = [
+        (sc, a, s, {"target_abandon_rate": matched[sc.id]} if sc.id in matched else None)
+        for sc in scenarios
+        for a in algorithms
+        for s in sc.seeds
+    ]
     tasks.sort(key=lambda t: -_cost(t[0]) * (3 if t[1] == "predictive" else 1))
     started = time.perf_counter()
     results: dict[tuple[str, str], list[RunResult]] = {}
@@ -143,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
             by_alg[a] = aggregate(sc, runs)
             if a == "ratio":
                 by_alg[a]["ratio"] = 2.0
+            if sc.id in matched:
+                by_alg[a]["algorithm"] = "predictive@matched"
+                by_alg[a]["matched_target"] = matched[sc.id]
         base = by_alg.get("vicidial-adapt")
-        if "predictive" in by_alg:
+        if "predictive" in by_alg and not matched:
             by_alg["predictive"]["targets"] = check_targets(by_alg["predictive"], base)
         rows.extend(by_alg[a] for a in algorithms)
     doc = {

@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from analytics.filters import KpiFilter
 from analytics.kpis._time import Grain, check_grain
+from analytics.kpis.agents import FINAL_PER_PARTITION
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def pacing_explainer(client: Client, flt: KpiFilter) -> pd.DataFrame:
             FROM cdr_minute WHERE {m_where} GROUP BY minute
         ) AS r ON d.minute = r.minute
         ORDER BY minute
-        SETTINGS join_use_nulls = 0
+        SETTINGS join_use_nulls = 0, {FINAL_PER_PARTITION}
         """,
         parameters=params,
     )
@@ -59,7 +60,8 @@ def sentiment_over_time(client: Client, flt: KpiFilter, grain: Grain = "hour") -
     frame = client.query_df(
         f"SELECT {fn}(toDateTime(at, 'UTC')) AS bucket, speaker, count() AS utterances, "
         "avg(sentiment) AS avg_sentiment, avg(sentiment < -0.2) AS share_negative "
-        f"FROM utterances FINAL WHERE {where} GROUP BY bucket, speaker ORDER BY bucket, speaker",
+        f"FROM utterances FINAL WHERE {where} GROUP BY bucket, speaker ORDER BY bucket, speaker "
+        f"SETTINGS {FINAL_PER_PARTITION}",
         parameters=params,
     )
     return frame if not frame.empty else pd.DataFrame(columns=["bucket", "speaker", "utterances", "avg_sentiment",

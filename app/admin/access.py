@@ -51,3 +51,15 @@ def client_ip() -> str | None:
         return flask.request.remote_addr
     except RuntimeError:
         return None
+
+
+def clicked() -> object:
+    """The id of the input that fired this callback, or ``PreventUpdate`` when nothing was really
+    clicked (a fresh page, or a request replaying ``None`` inputs)."""
+    import dash
+    from dash.exceptions import PreventUpdate
+
+    triggered = [t for t in dash.ctx.triggered if t.get("value")]
+    if not triggered:
+        raise PreventUpdate
+    return dash.ctx.triggered_id

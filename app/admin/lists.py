@@ -7,6 +7,7 @@ campaign's dial statuses still decide which leads are called (VICIDIAL.md §3).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import logging
@@ -21,7 +22,7 @@ from core import audit
 from core.models import Campaign, ImportJob, Lead, LeadList, User
 from dialer.importer.normalize import LEAD_FIELDS, auto_mapping
 from dialer.importer.parse import read_table
-from dialer.importer.report import write_safe_csv
+from dialer.importer.report import looks_like_formula
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,17 @@ def export_csv(session: Session, list_id: int) -> Iterator[str]:
                              .where(Lead.list_id == list_id).order_by(Lead.id).execution_options(yield_per=5000))
     while batch := list(islice(result, 5000)):
         yield write_safe_csv([tuple(r[:-1]) + (_custom(r[-1]),) for r in batch])
+
+
+def write_safe_csv(rows: list[tuple[Any, ...]]) -> str:
+    """CSV where a cell a spreadsheet would evaluate gets a leading ``'`` (OWASP CSV injection);
+    plain signed numbers such as E.164 phones (``+13125550100``) are harmless and stay as they are."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(["" if v is None else ("'" + v if isinstance(v, str) and looks_like_formula(v) else v)
+                         for v in row])
+    return out.getvalue()
 
 
 def _custom(fields: dict[str, Any] | None) -> str:

@@ -16,12 +16,12 @@ import flask
 from app.admin import dnc as dnc_service
 from app.admin import lists as list_service
 from app.admin.access import EDITORS
+from app.admin.lists import write_safe_csv
 from app.api import require_roles
 from app.services import get_services
 from core.exceptions import NotFound
 from core.models import ImportJob, LeadList
 from dialer.import_jobs import report_path
-from dialer.importer.report import write_safe_csv
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ import csv
 import io
 import logging
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ ANALYTICS_ROLES = ("admin", "manager", "supervisor")
 SQL_ROLES = ("admin", "manager")
 MAX_EXPORT_ROWS = 100_000
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 KPI_EXPORTS: dict[str, Callable[[Client, KpiFilter], pd.DataFrame]] = {
     "summary": kpis.summary,
@@ -57,7 +59,10 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ")
     if isinstance(value, str):
-        return "'" + value if value.startswith(_DANGEROUS) else value
+        # A plain signed number ("+15551234567", "-3.5") is data, not a formula: keep it readable.
+        if value.startswith(_DANGEROUS) and not _PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+        return value
     if isinstance(value, (int, float, bool)):
         return value
     return safe_cell(str(value))

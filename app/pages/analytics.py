@@ -14,7 +14,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import sqlalchemy as sa
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
@@ -195,10 +195,10 @@ def leaderboard(state: dict[str, Any] | None) -> list[dict[str, Any]]:
     return panels.leaderboard_rows(frame, _names()["agent"])
 
 
-def export_hrefs(state: dict[str, Any] | None) -> list[str]:
+def export_hrefs(state: dict[str, Any] | None) -> tuple[str, ...]:
     require_role(ROLES)
     q = st.to_query(st.normalize(state, today()))
-    return [panels.export_href(item["id"]["kpi"], q, item["id"]["fmt"]) for item in ctx.outputs_list]
+    return tuple(panels.export_href(kpi, q, fmt) for kpi in panels.EXPORT_KPIS for fmt in panels.EXPORT_FORMATS)
 
 
 def select_agent(cell: dict[str, Any] | None) -> int:
@@ -299,7 +299,7 @@ def register(dash_app: dash.Dash) -> None:
     for name in CHARTS:
         cb(Output(f"analytics-{name}", "figure"), Input("analytics-filter", "data"))(_chart(name))
     cb(Output("analytics-leaderboard", "rowData"), Input("analytics-filter", "data"))(leaderboard)
-    cb(Output({"page": PAGE, "type": "export", "kpi": ALL, "fmt": ALL}, "href"),
+    cb(*[Output(f"analytics-export-{kpi}-{fmt}", "href") for kpi in panels.EXPORT_KPIS for fmt in panels.EXPORT_FORMATS],
        Input("analytics-filter", "data"))(export_hrefs)
     cb(Output("analytics-agent-sel", "data"), Input("analytics-leaderboard", "cellClicked"))(select_agent)
     cb(Output("analytics-calls", "rowData"), Output("analytics-calls-page", "max_value"),

@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from app.figures import empty_figure
 
+EXPORT_FORMATS = ("csv", "xlsx")
 EXPORT_KPIS = ("summary", "funnel", "heatmap", "dispositions", "abandon", "penetration", "leaderboard", "pacing",
                "sentiment")
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True}
@@ -45,7 +46,7 @@ CALL_COLUMNS = [
 
 def export_links(kpi: str) -> html.Span:
     return html.Span(
-        [html.A(fmt.upper(), id={"page": "analytics", "type": "export", "kpi": kpi, "fmt": fmt}, href="#",
+        [html.A(fmt.upper(), id=f"analytics-export-{kpi}-{fmt}", href="#",
                 className="analytics-export-link", download="") for fmt in ("csv", "xlsx")],
         className="analytics-exports ms-auto",
     )

@@ -64,8 +64,8 @@ def load(selected: Any) -> list[Any]:
 
 
 def act(_save: Any, _start: Any, _stop: Any, values: list[Any], selected: Any) -> tuple[Any, ...]:
-    trigger = dash.ctx.triggered_id
-    if trigger is None or selected is None:
+    trigger = access.clicked()
+    if selected is None:
         raise PreventUpdate
     access.require(access.EDITORS)
     services = get_services()

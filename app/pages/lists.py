@@ -90,7 +90,7 @@ def layout(**_query: str) -> html.Div:
         dbc.Card([dbc.CardHeader("List detail"), dbc.CardBody([
             dbc.Row([dbc.Col(dcc.Dropdown(id="lists-select", options=_list_options(rows), placeholder="choose a list"),
                              md=5),
-                     dbc.Col(actions if editable else [], md=7)], className="g-2 mb-2"),
+                     dbc.Col(actions if editable else [html.A(id="lists-export", hidden=True)], md=7)], className="g-2 mb-2"),
             html.Div(id="lists-action-msg"),
             html.Div(id="lists-status-counts"),
         ])], className="mb-3 shadow-sm"),
@@ -111,8 +111,8 @@ def counts(selected: Any) -> tuple[Any, str]:
 
 
 def list_action(_enable: Any, _disable: Any, _reset: Any, selected: Any) -> tuple[Any, Any]:
-    trigger = dash.ctx.triggered_id
-    if trigger is None or selected is None:
+    trigger = access.clicked()
+    if selected is None:
         raise PreventUpdate
     access.require(access.EDITORS)
     services = get_services()

@@ -12,7 +12,6 @@ import decimal
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import dash
@@ -26,7 +25,7 @@ from flask_login import current_user
 from app.pages import register_page
 from app.pages.analytics_data import query, require_role
 from app.services import get_services
-from app.sqlpage import MAX_ROWS, QUERY_SETTINGS, SqlRefused, truncate_rows, validate_sql
+from app.sqlpage import MAX_ROWS, QUERY_SETTINGS, SqlRefused, SqlResult, truncate_rows, validate_sql
 from core import audit
 from core.db import transaction
 from core.exceptions import PyDialerError, ValidationError
@@ -37,14 +36,6 @@ logger = logging.getLogger(__name__)
 ROLES = ("admin", "manager")
 EXAMPLE = ("SELECT disposition_code, sum(sign) AS calls\nFROM cdr\nWHERE dialed_at >= now() - INTERVAL 7 DAY\n"
            "GROUP BY disposition_code\nORDER BY calls DESC")
-
-
-@dataclass(frozen=True)
-class SqlResult:
-    columns: list[str]
-    rows: list[list[Any]]
-    truncated: bool
-    elapsed_ms: float
 
 
 def _plain(value: Any) -> Any:

@@ -65,7 +65,9 @@ class OutcomeModel:
             self.shapes[MACHINE].add(float(value) + 4.0, 0.25)
         self.shapes[FAILED].add(2.0, 2.0)
         self.shapes[NO_ANSWER].add(dial_timeout_s, 2.0)
-        self.mix = np.array([0.15, 0.25, 0.10, 0.50]) * 20.0  # pseudo-counts
+        # pseudo-counts with a deliberately high answer rate: until real cohorts mature, assume a warm
+        # list (over-estimating answers under-dials; under-estimating floods idle agents at start-up)
+        self.mix = np.array([0.50, 0.20, 0.10, 0.20]) * 20.0
         self._mix_decay = 2.0 ** (-1.0 / slow_half_life)
         self._pending: list[tuple[float, int]] = []  # heap of (dial time, outcome) awaiting maturity
         self._recent: deque[float] = deque()  # dial times of resolved calls, for the fast window
@@ -162,8 +164,8 @@ class HandleModel:
     def __init__(self, max_s: float = 3600.0, half_life: float = 3000.0) -> None:
         self.n_bins = int(max_s / self.BIN_S) + 1
         self.hist = DecayingHistogram(self.n_bins, self.BIN_S, half_life)
-        for value in (30.0, 60.0, 90.0, 120.0, 180.0, 240.0):  # weak prior, washed out after a few calls
-            self.hist.add(value, 0.3)
+        # no prior: with nothing observed beyond an agent's elapsed time the survival curve stays flat,
+        # so nobody is expected to free up (cautious); a prior mass would dominate the tiny early risk sets
         self._sum = 0.0
         self._n = 0
 
@@ -174,6 +176,10 @@ class HandleModel:
 
     def mean(self) -> float:
         return self._sum / self._n if self._n else 120.0
+
+    @property
+    def samples(self) -> int:
+        return self._n
 
     def survival(self, busy_s: np.ndarray | None = None) -> np.ndarray:
         """surv[b] = P(handle ≥ b seconds), with a trailing 0.
@@ -203,9 +209,7 @@ class HandleModel:
     def bin_elapsed(self) -> np.ndarray:
         k = np.arange(self.N_BUSY_BINS, dtype=float)
         fine_edge = self.FINE_S * self.FINE_N
-        return np.where(
-            k < self.FINE_N, self.FINE_S * (k + 0.5), fine_edge + self.COARSE_S * (k - self.FINE_N + 0.5)
-        )
+        return np.where(k < self.FINE_N, self.FINE_S * (k + 0.5), fine_edge + self.COARSE_S * (k - self.FINE_N + 0.5))
 
     def free_probs(self, surv: np.ndarray, busy_s: np.ndarray, horizons: np.ndarray) -> np.ndarray:
         """G[i, j] = P(agent i releases within horizons[j] | busy for busy_s[i] seconds)."""

@@ -15,6 +15,15 @@ the largest n whose n-th call stays under a threshold θ. θ is steered by an in
 observed abandons versus an internal target so the pooled rate lands just under the cap whatever
 the model's residual bias. With AMD in play (seen as machine releases) a false-positive allowance is
 reserved, because AMD hang-ups on people count as abandons under Ofcom and the dialer never sees them.
+
+Two guards sit on top: a short-window guard falls back to one line per idle agent while one or two
+more abandons would push the trailing 15 minutes past ``window_cap`` (10 %), and the rolling 30-day
+:class:`~dialer.pacing.guard.AbandonGuard` (fed by ``set_compliance_state``) does the same campaign-wide.
+A ``target_abandon_rate`` of 0 means no over-dial at all (progressive).
+
+Settings beyond the common ones: ``aim`` (0.97), ``confidence_z`` (0.7 standard errors of sampling
+margin), ``window_cap`` (0.10), ``amd_false_positive_rate`` (None = 1 % once AMD is evident),
+``initial_threshold`` (0.02) and ``gain`` (0.25, divided by √(1 + agents/10)).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ EXACT_MAX_TERMS = 24
 REBUILD_S = 2.0
 JUMP_CHECK_S = 2.0
 WINDOW_S = 900.0
+LEARNING_DIALS, LEARNING_RELEASES, LEARNING_THRESHOLD = 200, 30, 0.005
 
 
 class PredictivePolicy(BasePolicy):
@@ -55,8 +65,8 @@ class PredictivePolicy(BasePolicy):
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        if not 0 < target_abandon_rate < 1:
-            raise ValueError("target_abandon_rate must be in (0, 1)")
+        if not 0 <= target_abandon_rate < 1:
+            raise ValueError("target_abandon_rate must be in [0, 1)")
         if dial_timeout_s <= 0 or drop_after_s < 0:
             raise ValueError("dial_timeout_s must be > 0 and drop_after_s ≥ 0")
         self.target = target_abandon_rate
@@ -114,7 +124,8 @@ class PredictivePolicy(BasePolicy):
         # Small teams see an abandon every few hundred calls and need big steps to hold the integral
         # error to a couple of abandons; large teams see many per minute and need small ones.
         gain = self.gain / math.sqrt(1.0 + self._agents / 10.0)
-        self.log_theta = min(max(self.log_theta + gain * delta, math.log(0.003)), math.log(0.6))
+        floor = math.log(min(0.003, max(self.target, 1e-4) / 10.0))
+        self.log_theta = min(max(self.log_theta + gain * delta, floor), math.log(0.6))
 
     # ---- callbacks
     def on_call_result(self, now: float, outcome: str, ring_s: float) -> None:
@@ -181,6 +192,9 @@ class PredictivePolicy(BasePolicy):
 
     # ---- the decision
     def calls_to_place(self, obs: PacingObservation) -> int:
+        if self.target == 0.0:  # a zero abandon budget: never over-dial (progressive)
+            prog = self._progressive_count(obs)
+            return self._finish(obs, prog, prog, "zero_target")
         now = obs.now
         om = self.outcomes
         om.mature(now)
@@ -208,6 +222,8 @@ class PredictivePolicy(BasePolicy):
         busy_idx = self.handle.busy_bins(busy)
         c = obs.agents_idle - obs.calls_waiting  # the candidate is lost if X ≥ c
         theta = self.threshold
+        if om.matured < LEARNING_DIALS or self.handle.samples < LEARNING_RELEASES:
+            theta = min(theta, LEARNING_THRESHOLD)  # cautious while the models are still mostly prior
         if len(ages) + len(busy) <= EXACT_MAX_TERMS:
             g = self._g[busy_idx]
             n, est = self._count_exact(self._q[age_idx], g, c, theta, n_cap)

@@ -11,7 +11,8 @@ import pytest
 from analytics.schema import Migrator, discover, render
 
 TABLES = {"cdr", "agent_states", "dial_decisions", "utterances", "cdr_minute", "cdr_minute_mv", "schema_migrations",
-          "cdr_hour", "cdr_hour_mv", "cdr_day_disposition", "cdr_day_disposition_mv"}  # 0006: KPI rollups
+          "cdr_hour", "cdr_hour_mv", "cdr_day_disposition", "cdr_day_disposition_mv",  # 0006: KPI rollups
+          "cdr_agent_day", "cdr_agent_day_mv"}  # 0008
 
 
 @pytest.fixture(params=["chdb", "http"])

@@ -192,18 +192,24 @@ def test_list_penetration(loaded, hours: int) -> None:  # type: ignore[no-untype
     assert got.groupby("list_id")["share_of_dials"].sum().tolist() == pytest.approx([1.0] * 3)
 
 
-def test_agent_leaderboard(loaded) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("flt", [replace(ALL, team_ids=(2,)),  # cdr_agent_day (0008)
+                                 replace(ALL, team_ids=(2,), end=DAY + timedelta(hours=20)),  # cdr
+                                 replace(ALL, list_ids=(201, 202, 203, 204))])  # cdr (list filter)
+def test_agent_leaderboard(loaded, flt: KpiFilter) -> None:  # type: ignore[no-untyped-def]
     client, data = loaded
-    flt = replace(ALL, team_ids=(2,))
     states = in_range(data.agent_states, flt, "started_at")
     by_state = states.pivot_table(index="agent_id", columns="state", values="duration_s", aggfunc="sum", fill_value=0)
     cdr = in_range(data.cdr, flt)
     calls = cdr[cdr["connected_at"].notna()].groupby("agent_id")
     got = kpis.agent_leaderboard(client, flt).set_index("agent_id")
-    assert set(got.index) == set(by_state.index) == set(calls.groups)
-    assert (got["team_id"] == 2).all()
+    assert set(got.index) == set(by_state.index) | set(calls.groups)
+    if flt.team_ids:
+        assert (got["team_id"] == 2).all()
     for agent in got.index:
         row = got.loc[agent]
+        if agent not in calls.groups:
+            assert row["calls"] == 0
+            continue
         assert row["talk_s"] == pytest.approx(by_state.loc[agent, "incall"], rel=1e-5)
         assert row["wait_s"] == pytest.approx(by_state.loc[agent, "ready"], rel=1e-5)
         assert row["pause_s"] == pytest.approx(by_state.loc[agent, "paused"], rel=1e-5)
@@ -233,6 +239,11 @@ def test_agent_calls_paged_and_call_detail(loaded) -> None:  # type: ignore[no-u
     assert detail is not None and str(detail.cdr["call_id"]) == transcribed
     utt = data.utterances[data.utterances["call_id"] == transcribed]
     assert detail.utterances["text"].tolist() == utt.sort_values("seq")["text"].tolist()
+    hinted = kpis.call_detail(client, transcribed, campaign_id=int(detail.cdr["campaign_id"]),
+                              dialed_at=detail.cdr["dialed_at"])
+    assert hinted is not None and hinted.cdr == detail.cdr
+    assert kpis.call_detail(client, transcribed, campaign_id=int(detail.cdr["campaign_id"]) + 1,
+                            dialed_at=detail.cdr["dialed_at"]) is None
     assert kpis.call_detail(client, uuid.uuid4()) is None
     with pytest.raises(ValidationError) as bad_id:
         kpis.call_detail(client, "nope")

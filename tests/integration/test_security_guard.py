@@ -21,6 +21,7 @@ from tests.conftest import WEB_USERS, web_login
 LIVE_OUTPUT = "..live-updated.children...live-health.children...live-agent-kpis.children...live-db-kpis.children...live-state-bar.children...live-agents-table.children.."
 AUDIT_OUTPUT = "..audit-table.children...audit-pagination.max_value...audit-summary.children.."
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
+WALLBOARD_OUTPUT = "wallboard-monitor-result.children"
 
 #: (role, callback output key) -> allowed. Written by hand, on purpose.
 PINNED = {
@@ -33,12 +34,16 @@ PINNED = {
     ("manager", AUDIT_OUTPUT): False,
     ("admin", AUDIT_OUTPUT): True,
     ("agent", ROUTER_OUTPUT): True,
+    ("agent", WALLBOARD_OUTPUT): False,
+    ("supervisor", WALLBOARD_OUTPUT): True,
+    ("admin", WALLBOARD_OUTPUT): True,
 }
 
 
-def callback_body(output_key: str, inputs: list[dict], pathname: str = "/") -> dict:
+def callback_body(output_key: str, inputs: list[dict], pathname: str = "/", state: list[dict] | None = None) -> dict:
     parts = split_callback_id(output_key)
-    outputs = parts if isinstance(parts, list) else [parts]
+    # A pattern-matching ALL output goes on the wire as the list of ids it matched: none on an empty page.
+    outputs = [[] if '["ALL"]' in str(p["id"]) else p for p in (parts if isinstance(parts, list) else [parts])]
     values = []
     for item in inputs:
         value = pathname if (item["id"], item["property"]) == ("_pages_location", "pathname") else None
@@ -48,7 +53,7 @@ def callback_body(output_key: str, inputs: list[dict], pathname: str = "/") -> d
         "outputs": outputs if isinstance(parts, list) else outputs[0],
         "inputs": values,
         "changedPropIds": [f"{values[0]['id']}.{values[0]['property']}"] if values else [],
-        "state": [],
+        "state": [{"id": s["id"], "property": s["property"], "value": None} for s in state or []],
     }
 
 
@@ -116,7 +121,8 @@ def test_healthz_is_public_json(web_app):
 
 def test_dash_bundles_are_public(web_app):
     index = signed_in(web_app, "supervisor").get("/live").get_data(as_text=True)
-    bundles = [part.split('"')[0] for part in index.split('src="')[1:]]
+    # page scripts under /assets/ (e.g. assets/wallboard.js) are public by the "assets" rule
+    bundles = [part.split('"')[0] for part in index.split('src="')[1:] if not part.startswith("/assets/")]
     assert bundles and all(b.startswith("/_dash-component-suites/") for b in bundles), bundles
     anon = web_app.test_client()
     assert anon.get(bundles[0]).status_code == 200
@@ -246,7 +252,7 @@ def test_role_by_callback_matrix(web_app, dash_callbacks):
             expected = expected_allowed(role, key)
             if (role, key) in PINNED:
                 assert PINNED[(role, key)] is expected, f"registry disagrees with the pinned cell {role} x {key}"
-            response = post_callback(clients[role], callback_body(key, entry["inputs"]))
+            response = post_callback(clients[role], callback_body(key, entry["inputs"], state=entry.get("state")))
             if expected:
                 # allowed callbacks must also survive empty inputs (a fresh page sends None)
                 assert response.status_code in (200, 204), (role, key, response.status_code, response.get_data()[:300])

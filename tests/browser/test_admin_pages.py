@@ -1,0 +1,216 @@
+"""The admin pages in headless Chromium against a real server: per-role visibility, a rejected
+campaign edit that saves nothing, a lead import with bad rows (progress bar, then the error report
+download) and the what-if chart. Screenshots go to test-artifacts/admin-*.png."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browser.conftest import CHROMIUM_ARGS, LiveServer, _free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PAGES = ("/campaigns", "/lists", "/dnc", "/users")
+VISIBLE = {  # role -> page -> (ids that must be present, ids that must be absent); None = refused (403)
+    "admin": {"/campaigns": (["campaigns-table", "campaigns-save"], []), "/lists": (["lists-upload"], []),
+              "/dnc": (["dnc-add", "dnc-export"], []), "/users": (["users-create", "users-audit-link"], [])},
+    "manager": {"/campaigns": (["campaigns-save", "campaigns-whatif-run"], []), "/lists": (["lists-upload"], []),
+                "/dnc": (["dnc-add"], []), "/users": (["users-table"], ["users-create", "users-reset"])},
+    "supervisor": {"/campaigns": (["campaigns-table"], ["campaigns-save", "campaigns-whatif-run"]),
+                   "/lists": (["lists-table"], ["lists-upload", "lists-reset"]),
+                   "/dnc": (["dnc-search-number"], ["dnc-add", "dnc-export"]), "/users": None},
+    "agent01": dict.fromkeys(PAGES),
+}
+
+
+@pytest.fixture(scope="module")
+def admin_server(base_settings, db_engine, db_url, web_redis_url) -> Iterator[LiveServer]:
+    import redis
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.admin.imports import LAUNCHER_KEY, thread_launcher
+    from core.seed import seed
+    from tests.conftest import _truncate_all
+
+    redis.Redis.from_url(web_redis_url).flushdb()
+    _truncate_all(db_engine)
+    settings = dataclasses.replace(base_settings, database_url=db_url, redis_url=web_redis_url,
+                                   secret_key="browser-admin-secret")
+    seed(db_engine, settings, lead_count=300, dnc_count=10)
+    app = create_app(settings)
+    services = app.extensions["pydialer"]
+    # the import job runs in a real background thread of this process, as a Celery worker would run it
+    app.extensions[LAUNCHER_KEY] = thread_launcher(services.engine, services.redis, settings.data_dir)
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings.demo_password, settings, db_engine,
+                         web_redis_url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        services.engine.dispose()
+        _truncate_all(db_engine)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_as(chromium, server: LiveServer, username: str):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, base_url=server.url, accept_downloads=True)
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", server.password)
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r".*/$"))
+    return context, page
+
+
+@pytest.mark.parametrize("username", list(VISIBLE))
+def test_each_role_sees_only_what_it_may(chromium, admin_server, artifacts_dir, username):
+    context, page = open_as(chromium, admin_server, username)
+    try:
+        for path, expect in VISIBLE[username].items():
+            response = page.goto(path)
+            if expect is None:
+                assert response.status == 403, (username, path)
+                # the browser logs the refused document load itself; nothing else may be logged
+                page.errors[:] = [e for e in page.errors if "403 (FORBIDDEN)" not in e]
+                continue
+            assert response.status == 200
+            present, absent = expect
+            for ident in present:
+                page.locator(f"#{ident}").wait_for(timeout=15000)
+            page.wait_for_load_state("networkidle")
+            for ident in absent:
+                assert page.locator(f"#{ident}").count() == 0, (username, path, ident)
+            page.screenshot(path=str(artifacts_dir / f"admin-{username}{path.replace('/', '-')}.png"), full_page=True)
+        assert page.errors == [], page.errors
+    finally:
+        context.close()
+
+
+def choose(page, dropdown_id: str, label: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.get_by_role("option", name=re.compile(re.escape(label))).first.click()
+
+
+def test_invalid_campaign_edit_shows_messages_and_saves_nothing(chromium, admin_server, artifacts_dir):
+    with admin_server.engine.connect() as conn:
+        cid, name, level = conn.execute(sa.text("SELECT id, name, max_dial_level FROM campaigns ORDER BY id LIMIT 1")).one()
+        audits = conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE action = 'campaign.update'")).scalar()
+    context, page = open_as(chromium, admin_server, "admin")
+    try:
+        page.goto("/campaigns")
+        choose(page, "campaigns-select", name)
+        name_box = page.locator('[id*=\'"field":"name"\']')
+        page.wait_for_function("el => el.value !== ''", arg=name_box.element_handle(), timeout=15000)
+        name_box.fill("Renamed by a bad edit")
+        page.locator('[id*=\'"field":"max_dial_level"\']').fill("lots")
+        page.locator('[id*=\'"field":"win_mon_start"\']').fill("06:30")
+        page.locator('[id*=\'"field":"target_abandon_rate"\']').fill("7")
+        page.click("#campaigns-save")
+        page.locator("#campaigns-alert-error").wait_for(timeout=15000)
+        assert "Nothing was saved" in page.locator("#campaigns-alert-error").inner_text()
+        assert "not a number" in page.locator('[id*=\'"fb":"max_dial_level"\']').inner_text()
+        assert "TCPA" in page.locator('[id*=\'"fb":"win_mon_start"\']').inner_text()
+        assert "310.4" in page.locator('[id*=\'"fb":"target_abandon_rate"\']').inner_text()
+        page.screenshot(path=str(artifacts_dir / "admin-campaign-invalid.png"), full_page=True)
+        assert page.errors == [], page.errors
+    finally:
+        context.close()
+    with admin_server.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT name, max_dial_level FROM campaigns WHERE id = :i"), {"i": cid}).one() == (
+            name, level)
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE action = 'campaign.update'")).scalar() == audits
+
+
+def leads_file(rows: int) -> bytes:
+    lines = ["phone,first_name,last_name,state,plan"]
+    for i in range(rows):
+        lines.append(f"(312) {200 + i // 10000:03d}-{i % 10000:04d},First{i},Last{i},IL,gold")
+    lines[5] = "not a phone,Bad,Row,IL,gold"
+    lines[9] = lines[8].replace("First7", "Dupe")  # same phone as the row above
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_import_with_bad_rows_shows_progress_then_error_report(chromium, admin_server, artifacts_dir, tmp_path):
+    with admin_server.engine.begin() as conn:
+        campaign = conn.execute(sa.text("SELECT id FROM campaigns ORDER BY id LIMIT 1")).scalar()
+        list_id = conn.execute(sa.text("INSERT INTO lists (campaign_id, name) VALUES (:c, 'Browser import') RETURNING id"),
+                               {"c": campaign}).scalar()
+    context, page = open_as(chromium, admin_server, "manager")
+    try:
+        page.goto("/lists")
+        choose(page, "lists-select", "Browser import")
+        page.set_input_files("#lists-upload input[type=file]",
+                             files=[{"name": "leads.csv", "mimeType": "text/csv", "buffer": leads_file(40_000)}])
+        page.locator("#lists-preview-table").wait_for(timeout=15000)
+        page.screenshot(path=str(artifacts_dir / "admin-import-preview.png"), full_page=True)
+        # record every value the progress bar shows (it is driven by the job's published progress)
+        page.evaluate("""() => { window.seen = []; const bar = document.querySelector('#lists-progress .progress-bar')
+            || document.querySelector('#lists-progress');
+            new MutationObserver(() => { const el = document.querySelector('#lists-progress .progress-bar');
+              if (el) window.seen.push(Number(el.getAttribute('aria-valuenow'))); })
+              .observe(document.querySelector('#lists-progress'), {attributes: true, subtree: true, childList: true}); }""")
+        page.click("#lists-import-start")
+        page.locator("#lists-import-running, #lists-import-summary").first.wait_for(timeout=15000)
+        page.screenshot(path=str(artifacts_dir / "admin-import-progress.png"), full_page=True)
+        page.locator("#lists-error-report").wait_for(timeout=60000)
+        seen = page.evaluate("window.seen")
+        assert seen and seen[-1] == 100, seen
+        assert any(0 < v < 100 for v in seen), seen  # it moved through intermediate values
+        summary = page.locator("#lists-import-summary").inner_text()
+        assert "39,998 imported" in summary and "2 rejected" in summary, summary
+        page.screenshot(path=str(artifacts_dir / "admin-import-done.png"), full_page=True)
+        with page.expect_download() as info:
+            page.click("#lists-error-report")
+        path = tmp_path / "errors.csv"
+        info.value.save_as(path)
+        report = path.read_text()
+        assert report.startswith("row,column,severity,reason,value") and "not a phone" in report
+        assert "duplicate of row 9" in report, report
+        assert page.errors == [], page.errors
+    finally:
+        context.close()
+    with admin_server.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM leads WHERE list_id = :l"), {"l": list_id}).scalar() == 39_998
+
+
+def test_whatif_chart_renders(chromium, admin_server, artifacts_dir):
+    with admin_server.engine.connect() as conn:
+        name = conn.execute(sa.text("SELECT name FROM campaigns ORDER BY id LIMIT 1")).scalar()
+    context, page = open_as(chromium, admin_server, "manager")
+    try:
+        page.goto("/campaigns")
+        choose(page, "campaigns-select", name)
+        page.wait_for_function(
+            "() => { const el = document.querySelector('[id*=\\'\"field\":\"name\"\\']'); return el && el.value; }",
+            timeout=15000)
+        page.click("#campaigns-whatif-run")
+        page.locator("#campaigns-whatif-graph .main-svg").first.wait_for(timeout=60000)
+        assert page.locator("#campaigns-whatif-graph .bar, #campaigns-whatif-graph .point").count() >= 8
+        assert "calls" in page.locator("#campaigns-whatif-source").inner_text()
+        page.locator("#campaigns-editor").scroll_into_view_if_needed()
+        page.locator("#campaigns-whatif-graph").screenshot(path=str(artifacts_dir / "admin-whatif.png"))
+        assert page.errors == [], page.errors
+    finally:
+        context.close()

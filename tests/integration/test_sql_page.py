@@ -1,0 +1,141 @@
+"""/sql through Flask's test client on generated data in chdb (and once over HTTP on a real
+analytics.server): SELECTs run under the limits, everything else is refused, all is audited."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from app.auth import CSRF_COOKIE, CSRF_HEADER
+from app.sqlpage import MAX_ROWS, QUERY_SETTINGS
+from tests.integration.test_analytics_page_helpers import (  # noqa: F401  (fixtures)
+    call,
+    loaded_ch,
+    out,
+    page_app,
+    signed_in,
+)
+
+
+def run(client, app, sql):
+    return call(client, app, "sql-grid.columnDefs", {"sql-run.n_clicks": 1, "sql-text.value": sql})
+
+
+def audit_rows(app) -> list[dict]:
+    with app.extensions["pydialer"].engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT actor_username, action, after FROM audit_log "
+                                    "WHERE action = 'sql.query' ORDER BY id")).all()
+    return [{"actor": r[0], "action": r[1], **(r[2] or {})} for r in rows]
+
+
+def test_select_runs_and_fills_the_grid(page_app, loaded_ch):
+    cdr = loaded_ch[1].cdr
+    client = signed_in(page_app, "manager")
+    resp = run(client, page_app, "SELECT campaign_id, sum(sign) AS calls FROM cdr GROUP BY campaign_id "
+                                 "ORDER BY campaign_id")
+    columns = out(resp, "sql-grid", "columnDefs")
+    rows = out(resp, "sql-grid", "rowData")
+    assert [c["headerName"] for c in columns] == ["campaign_id", "calls"]
+    assert {r["c0"]: r["c1"] for r in rows} == {int(k): int(v) for k, v in cdr.groupby("campaign_id").size().items()}
+    assert out(resp, "sql-status", "children").startswith("3 rows in ")
+    assert audit_rows(page_app)[-1]["status"] == "ok" and audit_rows(page_app)[-1]["rows"] == 3
+
+
+def test_insert_is_refused_with_a_message_and_audited(page_app, loaded_ch):
+    client = signed_in(page_app, "admin")
+    sql = "INSERT INTO cdr (campaign_id) VALUES (1)"
+    resp = run(client, page_app, sql)
+    assert out(resp, "sql-grid", "rowData") == []
+    message = json.dumps(out(resp, "sql-msg", "children"))
+    assert "Refused: only SELECT, WITH, DESCRIBE, SHOW and EXPLAIN are allowed, not INSERT" in message
+    last = audit_rows(page_app)[-1]
+    assert (last["actor"], last["status"], last["sql"]) == ("admin", "refused", sql)
+    count = loaded_ch[0].command("SELECT sum(sign) FROM cdr")
+    assert count == len(loaded_ch[1].cdr)  # nothing was written
+
+
+@pytest.mark.parametrize(("sql", "needle"), [
+    ("SELECT 1; DROP TABLE cdr", "only one statement"),
+    ("SELECT * FROM file('/etc/passwd', 'LineAsString')", "file()"),
+    ("SELECT 1 SETTINGS readonly = 0", "SETTINGS are not allowed"),
+])
+def test_other_statements_are_refused(page_app, sql, needle):
+    resp = run(signed_in(page_app, "manager"), page_app, sql)
+    assert needle in json.dumps(out(resp, "sql-msg", "children"))
+
+
+def test_row_limit_cuts_and_says_so(page_app):
+    resp = run(signed_in(page_app, "manager"), page_app, "SELECT number FROM numbers(1000000)")
+    assert len(out(resp, "sql-grid", "rowData")) == MAX_ROWS
+    assert "truncated" in out(resp, "sql-status", "children")
+
+
+def test_engine_errors_are_shown_not_raised(page_app):
+    resp = run(signed_in(page_app, "manager"), page_app, "SELECT nosuchcolumn FROM cdr")
+    assert "nosuchcolumn" in json.dumps(out(resp, "sql-msg", "children"))
+    assert audit_rows(page_app)[-1]["status"] == "error"
+
+
+@pytest.mark.parametrize("sql", ["DESCRIBE TABLE cdr", "SHOW TABLES", "EXPLAIN SELECT count() FROM cdr",
+                                 "WITH 2 AS x SELECT x * 3"])
+def test_describe_show_explain_with_run_embedded(page_app, sql):
+    resp = run(signed_in(page_app, "manager"), page_app, sql)
+    assert out(resp, "sql-grid", "rowData"), json.dumps(out(resp, "sql-msg", "children"))
+
+
+def test_schema_browser_lists_tables_and_columns(page_app):
+    text = json.dumps(out(call(signed_in(page_app, "admin"), page_app, "sql-schema.children", {}),
+                          "sql-schema", "children"))
+    for needle in ("cdr", "agent_states", "dial_decisions", "utterances", "disposition_code", "LowCardinality"):
+        assert needle in text
+
+
+def test_sql_export_route(page_app):
+    client = signed_in(page_app, "manager")
+    token = client.get_cookie(CSRF_COOKIE).value
+    resp = client.post("/api/exports/sql.csv", json={"sql": "SELECT number, '=1+1' AS f FROM numbers(3)"},
+                       headers={CSRF_HEADER: token})
+    assert resp.status_code == 200
+    rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
+    assert rows == [["number", "f"], ["0", "'=1+1"], ["1", "'=1+1"], ["2", "'=1+1"]]
+    refused = client.post("/api/exports/sql.xlsx", json={"sql": "DROP TABLE cdr"}, headers={CSRF_HEADER: token})
+    assert refused.status_code == 400 and "Refused" in refused.get_json()["message"]
+
+
+def test_roles(page_app):
+    for role, status in (("agent", 403), ("supervisor", 403)):
+        client = signed_in(page_app, role)
+        assert run(client, page_app, "SELECT 1").status_code == status
+        token = client.get_cookie(CSRF_COOKIE).value
+        assert client.post("/api/exports/sql.csv", json={"sql": "SELECT 1"},
+                           headers={CSRF_HEADER: token}).status_code == status
+        assert client.get("/sql").status_code == 403
+    assert run(page_app.test_client(), page_app, "SELECT 1").status_code == 401
+    assert signed_in(page_app, "manager").get("/sql").status_code == 200
+    assert all(r["actor"] not in ("agent01", "supervisor") for r in audit_rows(page_app))
+
+
+@pytest.mark.slow
+def test_limits_over_http_on_a_real_server(web_app, ch_http_client, ch_server, loaded_ch):
+    """Same page against analytics.server over HTTP (what `make run` uses): settings are accepted
+    per query and writes are refused by the server."""
+    from analytics.generate import insert_dataset
+    from app.pages.analytics_data import set_client
+
+    insert_dataset(ch_http_client, dataclasses.replace(loaded_ch[1]))
+    set_client(web_app, ch_http_client)
+    client = signed_in(web_app, "manager")
+    resp = run(client, web_app, "SELECT count() AS n FROM cdr FINAL")
+    assert out(resp, "sql-grid", "rowData") == [{"c0": len(loaded_ch[1].cdr)}]
+    resp = run(client, web_app, "SELECT number FROM system.numbers")  # endless: the row limit stops it
+    assert len(out(resp, "sql-grid", "rowData")) == MAX_ROWS
+    for sql in ("DESCRIBE TABLE cdr", "SHOW TABLES", "EXPLAIN SELECT count() FROM cdr"):
+        assert out(run(client, web_app, sql), "sql-grid", "rowData"), sql
+    # readonly=2 is the second wall, should validation ever miss a write: the server refuses it.
+    with pytest.raises(Exception, match="readonly"):
+        ch_http_client.command("CREATE TABLE sneaky (a Int8) ENGINE = Memory", settings=QUERY_SETTINGS)
