@@ -119,11 +119,28 @@ def penetration_figure(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
+PACING_FINE_HOURS = 12  # longer ranges are drawn in 15-minute buckets (one point per minute is noise)
+
+
+def _span_hours(stamps: pd.Series) -> float:
+    values = pd.to_datetime(stamps)
+    return float((values.max() - values.min()).total_seconds() / 3600) if len(values) else 0.0
+
+
+def _coarsen(frame: pd.DataFrame) -> pd.DataFrame:
+    """15-minute means of levels/agents and sums of abandons; empty buckets stay NaN so the lines
+    break over nights instead of joining the evening to the next morning."""
+    out = (frame.assign(minute=pd.to_datetime(frame["minute"])).set_index("minute")
+           .resample("15min").agg({"avg_dial_level": "mean", "avg_agents_idle": "mean", "abandoned": "sum"}))
+    return out.reset_index()
+
+
 def pacing_figure(frame: pd.DataFrame) -> go.Figure:
     """Dial level and idle agents (left axis) against abandons (right axis), per minute."""
     title = "Pacing: dial level vs idle agents vs abandons"
     if frame.empty:
         return empty_figure(title, "No dial decisions for this filter")
+    frame = _coarsen(frame) if _span_hours(frame["minute"]) > PACING_FINE_HOURS else frame
     fig = _base(title, yaxis={"title": "level / agents", "rangemode": "tozero"},
                 yaxis2={"title": "abandons", "overlaying": "y", "side": "right", "rangemode": "tozero",
                         "showgrid": False},

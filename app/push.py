@@ -135,7 +135,8 @@ class PushHub:
 
     def stream(self, max_s: float = MAX_STREAM_S) -> Iterator[bytes]:
         self.start()
-        self.clients += 1
+        with self._cond:
+            self.clients += 1
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             seq, deadline = 0, time.monotonic() + max_s
@@ -148,7 +149,8 @@ class PushHub:
                 seq = newer
                 yield message
         finally:
-            self.clients -= 1
+            with self._cond:
+                self.clients -= 1
 
 
 def hub(app: flask.Flask | None = None) -> PushHub:

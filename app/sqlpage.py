@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +174,7 @@ def validate_sql(sql: object) -> CheckedSql:
     return CheckedSql(sql=text, kind=first)
 
 
-def truncate_rows(rows: list[tuple[object, ...]], limit: int = MAX_ROWS) -> tuple[list[tuple[object, ...]], bool]:
+def truncate_rows(rows: Sequence[Sequence[Any]], limit: int = MAX_ROWS) -> tuple[list[Sequence[Any]], bool]:
     """At most ``limit`` rows, and whether some were cut (``result_overflow_mode='break'`` stops
     at a block boundary, so the server may send more than ``max_result_rows``)."""
-    return (rows[:limit], True) if len(rows) > limit else (rows, False)
+    return (list(rows[:limit]), True) if len(rows) > limit else (list(rows), False)

@@ -193,7 +193,24 @@
     setHtml(document.getElementById("wallboard-campaign-links"), html);
   };
   Board.prototype.agents = function (agents) {
-    var tv = this.tv, html = "";
+    // Time in state changes every second for every row: when only that (and the row colour)
+    // changed, patch those two things instead of rebuilding the table (50 boards on one PC).
+    var tbody = document.getElementById("wallboard-agents");
+    if (!tbody) return;
+    var tv = this.tv;
+    var sig = agents.map(function (a) {
+      return [a.id, a.name, a.state, a.pause_code, a.campaign, a.calls_today, a.customer, a.call_id].join("|");
+    }).join("\n") + (tv ? "tv" : "");
+    if (sig === this.agentSig && tbody.rows.length === agents.length) {
+      for (var i = 0; i < agents.length; i++) {
+        var row = tbody.rows[i];
+        if (row.className !== agents[i].tone) row.className = agents[i].tone;
+        setText(row.cells[2], agents[i].mmss);
+      }
+      return;
+    }
+    this.agentSig = sig;
+    var html = "";
     agents.forEach(function (a) {
       var mon = a.call_id && !tv ? ["listen", "whisper", "barge"].map(function (m) {
         return "<button type='button' class='wb-mon' data-agent='" + a.id + "' data-mode='" + m + "'>" + m + "</button>";
@@ -203,7 +220,8 @@
         esc(a.mmss) + "</td><td>" + esc(a.campaign) + "</td><td class='wb-num'>" + a.calls_today + "</td><td>" +
         esc(a.customer) + "</td><td>" + mon + "</td></tr>";
     });
-    setHtml(document.getElementById("wallboard-agents"), html || "<tr><td colspan='7' class='wb-muted'>no agents logged in</td></tr>");
+    tbody.innerHTML = html || "<tr><td colspan='7' class='wb-muted'>no agents logged in</td></tr>";
+    if (!agents.length) this.agentSig = null;
   };
   Board.prototype.alerts = function (alerts) {
     var html = "";

@@ -18,6 +18,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer.simulate import DEFAULT_ALGORITHMS, format_table, quick_variant  # noqa: E402
@@ -39,6 +41,19 @@ def _task(args: tuple[Scenario, str, int, dict[str, Any] | None]) -> RunResult:
 
 def _cost(sc: Scenario) -> float:
     return sc.duration_s * sc.schedule[0][1]
+
+
+def _run_sums(r: RunResult) -> dict[str, Any]:
+    """Everything needed to pool this run with others later (see --merge-runs)."""
+    lo, hi = r.window
+    m = (r.answers_t >= lo) & (r.answers_t < hi)
+    return {
+        "scenario": r.scenario, "algorithm": r.algorithm, "seed": r.seed, "talk_s": r.talk_s,
+        "logged_s": r.logged_s, "occupied_s": r.occupied_s, "answers": int(m.sum()),
+        "abandons": int(r.answers_abandoned[m].sum()), "dials": r.dials, "wall_s": r.wall_s,
+        "decision_p99_ms": float(np.percentile(r.decision_s, 99) * 1e3) if len(r.decision_s) else None,
+        "decision_cpu_p99_ms": float(np.percentile(r.decision_cpu_s, 99) * 1e3) if len(r.decision_cpu_s) else None,
+    }  # fmt: skip
 
 
 def check_targets(m: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
@@ -110,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--algorithms", help="comma-separated (default: all four)")
     ap.add_argument("--out", help="also write the JSON here")
     ap.add_argument("--progress", action="store_true", help="one line per finished run on stderr")
+    ap.add_argument("--runs-out", help="append each finished run's pooled-able sums to this JSONL file")
+    ap.add_argument("--in-order", action="store_true", help="keep the --scenarios order instead of longest first")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier --out files (e.g. split runs)")
     ap.add_argument(
         "--matched",
@@ -123,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(SCENARIO_DIR.glob("SC*.json"), key=lambda p: int(p.stem[2:]))
     wanted = set(args.scenarios.split(",")) if args.scenarios else None
     scenarios = [load_scenario(f) for f in files if wanted is None or f.stem in wanted]
+    if args.scenarios and args.in_order:
+        order = args.scenarios.split(",")
+        scenarios.sort(key=lambda sc: order.index(sc.id))
     if args.quick:
         scenarios = [quick_variant(sc) for sc in scenarios]
     algorithms = tuple(args.algorithms.split(",")) if args.algorithms else DEFAULT_ALGORITHMS
@@ -139,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         for a in algorithms
         for s in sc.seeds
     ]
-    tasks.sort(key=lambda t: -_cost(t[0]) * (3 if t[1] == "predictive" else 1))
+    if not args.in_order:
+        tasks.sort(key=lambda t: -_cost(t[0]) * (3 if t[1] == "predictive" else 1))
     started = time.perf_counter()
     results: dict[tuple[str, str], list[RunResult]] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
@@ -147,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         for fut in as_completed(futures):
             r = fut.result()
             results.setdefault((r.scenario, r.algorithm), []).append(r)
+            if args.runs_out:
+                with open(args.runs_out, "a") as fh:
+                    fh.write(json.dumps(_run_sums(r)) + "\n")
             if args.progress:
                 m = aggregate(next(sc for sc in scenarios if sc.id == r.scenario), [r])
                 print(

@@ -223,6 +223,7 @@ def suite_programs(settings: Settings, args: argparse.Namespace) -> list[Program
                            "--loglevel", "WARNING", "--hostname", "pydialer@%h"]),
         Program("beat", [*celery, "beat", "--loglevel", "WARNING",
                          "--schedule", str(settings.data_dir / "celerybeat-schedule")]),
+        Program("aggregator", python_module("dialer.aggregator")),
         Program("web", python_module("app"), ready_port=settings.web_port),
     ]
     if args.demo and args.agents > 0:

@@ -11,7 +11,9 @@ VICIdial's realtime report re-runs its SQL for every open browser every 4 s (VIC
   at most every :data:`MIN_INTERVAL_S`, and in any case every :data:`MAX_INTERVAL_S` (the time
   in state ticks, and the boards use the heartbeat to detect a stalled feed);
 * one more rebuild follows :data:`FOLLOW_UP_S` after an event, because the dialing loop writes
-  the live state *after* telephony published the event that woke us;
+  the live state *after* telephony published the event that woke us; event-driven rebuilds are
+  published only when their content changed (each message costs every board a render), the
+  heartbeat always;
 * PostgreSQL is read every 30 s (campaigns, names, pause-code limits, hopper refusal breakdown)
   and once per new lead for the current customer's name: never per viewer;
 * it publishes the JSON on the pub/sub channel :data:`CHANNEL` and stores it under
@@ -76,6 +78,7 @@ class Aggregator:
         self._last_ids = {s: "$" for s in STREAMS}
         self.seq = 0
         self.last_payload = ""
+        self._last_content = ""
 
     # --- slow reads ---------------------------------------------------------------------------
 
@@ -110,6 +113,13 @@ class Aggregator:
 
     def read_events(self, block_ms: int) -> int:
         """Block up to ``block_ms`` for new stream entries; returns how many arrived."""
+        if "$" in self._last_ids.values():
+            # Start after each stream's current last entry. (Passing "$" on every call would miss
+            # entries added between two calls to a stream that had none in the previous reply.)
+            for stream, last in self._last_ids.items():
+                if last == "$":
+                    newest = self.r.xrevrange(stream, count=1)
+                    self._last_ids[stream] = newest[0][0] if newest else "0-0"
         replies = self.r.xread(dict(self._last_ids), block=block_ms, count=1000)
         n = 0
         for stream, entries in replies or ():
@@ -167,8 +177,18 @@ class Aggregator:
         self.seq += 1
         return build(figures, agents, now, pause_limits=ref.pause_limits, rules=self.rules, seq=self.seq)
 
-    def publish(self, now: float) -> str:
-        payload = json.dumps(self.snapshot(now), separators=(",", ":"))
+    def publish(self, now: float, *, only_if_changed: bool = False) -> str | None:
+        """Store + broadcast a fresh snapshot; with ``only_if_changed``, skip one whose content
+        (all but ``seq`` / ``generated_at``) equals the last one published: every message costs
+        each connected board a render, and the follow-up usually finds nothing new."""
+        snap = self.snapshot(now)
+        content = json.dumps({k: v for k, v in snap.items() if k not in ("seq", "generated_at")},
+                             separators=(",", ":"))
+        if only_if_changed and content == self._last_content:
+            self.seq -= 1
+            return None
+        self._last_content = content
+        payload = json.dumps(snap, separators=(",", ":"))
         with self.r.pipeline(transaction=False) as pipe:
             pipe.set(SNAPSHOT_KEY, payload, ex=SNAPSHOT_TTL_S)
             pipe.publish(CHANNEL, payload)
@@ -179,11 +199,18 @@ class Aggregator:
     def run(self, stop: threading.Event, *, max_s: float | None = None) -> None:
         """The loop: wake on events (or every ``MAX_INTERVAL_S``), publish, survive outages."""
         deadline = None if max_s is None else time.monotonic() + max_s
+        try:
+            self.reference = sources.load_reference(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            logger.warning("wallboard: PostgreSQL unreadable at start: %s", exc)
+        # The slow reads (refusal GROUP BY over a campaign's leads can take seconds on big lists)
+        # run beside the publish loop, so they never delay a snapshot or trip the stale banner.
+        slow = threading.Thread(target=self._slow_loop, args=(stop, deadline), name="wallboard-slow", daemon=True)
+        slow.start()
         last_publish, follow_up, backoff = 0.0, 0.0, 0.5
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             try:
                 now_m = time.monotonic()
-                self.refresh_slow(time.time())
                 wait = max(0.0, min(MAX_INTERVAL_S - (now_m - last_publish), (follow_up or 1e9) - now_m))
                 changed = self.read_events(max(1, int(wait * 1000)))
                 now_m = time.monotonic()
@@ -191,12 +218,15 @@ class Aggregator:
                     follow_up = now_m + FOLLOW_UP_S
                     if now_m - last_publish < MIN_INTERVAL_S:
                         stop.wait(MIN_INTERVAL_S - (now_m - last_publish))
-                due_follow_up = follow_up and now_m >= follow_up
-                if changed or due_follow_up or time.monotonic() - last_publish >= MAX_INTERVAL_S:
+                due_follow_up = bool(follow_up) and now_m >= follow_up
+                heartbeat = time.monotonic() - last_publish >= MAX_INTERVAL_S
+                if changed or due_follow_up or heartbeat:
                     if due_follow_up:
                         follow_up = 0.0
-                    self.publish(time.time())
-                    last_publish = time.monotonic()
+                    # Event-driven publishes go out only when the content changed (the dialing loop
+                    # may not have written its live state yet); the heartbeat always goes out.
+                    if self.publish(time.time(), only_if_changed=not heartbeat) is not None:
+                        last_publish = time.monotonic()
                 backoff = 0.5
             except redis.RedisError as exc:
                 logger.warning("wallboard: Redis unavailable (%s); retrying in %.1fs", exc, backoff)
@@ -206,6 +236,17 @@ class Aggregator:
             except Exception:  # one bad snapshot must not end the wallboards' only feed
                 logger.exception("wallboard: snapshot failed; retrying")
                 stop.wait(1.0)
+
+
+    def _slow_loop(self, stop: threading.Event, deadline: float | None) -> None:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                self.refresh_slow(time.time())
+            except redis.RedisError as exc:
+                logger.warning("wallboard: slow refresh failed (Redis): %s", exc)
+            except Exception:  # keep the figures we have; try again next round
+                logger.exception("wallboard: slow refresh failed")
+            stop.wait(1.0)
 
 
 def _with_customer(agent: sources.AgentRow, customer: str | None) -> sources.AgentRow:

@@ -83,14 +83,15 @@ def reset_list(session: Session, list_id: int, *, actor: User, now: dt.datetime,
     lst = session.get(LeadList, list_id)
     if lst is None:
         raise LookupError(f"no list {list_id}")
-    changed = session.execute(sa.update(Lead).where(Lead.list_id == list_id, Lead.called_since_reset)
-                              .values(called_since_reset=False)).rowcount
+    result = session.execute(sa.update(Lead).where(Lead.list_id == list_id, Lead.called_since_reset)
+                             .values(called_since_reset=False))
+    changed = int(getattr(result, "rowcount", 0) or 0)
     lst.reset_count += 1
     lst.last_reset_at = now
     audit.record(session, actor=actor, action="list.reset", object_type="list", object_id=list_id,
                  before={"reset_count": lst.reset_count - 1}, after={"reset_count": lst.reset_count, "leads_reset": changed},
                  ip=ip)
-    return int(changed or 0)
+    return changed
 
 
 def export_csv(session: Session, list_id: int) -> Iterator[str]:

@@ -143,11 +143,11 @@ def save_team(session: Session, team_id: int | None, name: str, *, actor: User, 
         audit.record(session, actor=actor, action="team.create", object_type="team", object_id=team.id,
                      after={"name": name}, ip=ip)
         return team
-    team = session.get(Team, team_id)
-    if team is None:
+    existing = session.get(Team, team_id)
+    if existing is None:
         raise LookupError(f"no team {team_id}")
-    before = team.name
-    team.name = name
-    audit.record(session, actor=actor, action="team.rename", object_type="team", object_id=team.id,
+    before = existing.name
+    existing.name = name
+    audit.record(session, actor=actor, action="team.rename", object_type="team", object_id=existing.id,
                  before={"name": before}, after={"name": name}, ip=ip)
-    return team
+    return existing

@@ -119,17 +119,22 @@ def run_whatif(scenario: dict[str, Any], methods: tuple[str, ...] = METHODS) -> 
 
 
 def whatif_figure(rows: list[dict[str, Any]], target_abandon_rate: float) -> Any:
-    """Grouped bars: predicted talk utilisation and abandon rate per dial method (Plotly)."""
-    import plotly.graph_objects as go
+    """Two panels per dial method: predicted talk utilisation, and abandon rate against the target."""
+    from plotly.subplots import make_subplots
 
     methods = [r["method"] for r in rows]
-    fig = go.Figure()
-    fig.add_bar(name="talk utilisation", x=methods, y=[r["utilization"] for r in rows], marker_color="#2563eb",
-                text=[f"{r['utilization']:.0%}" for r in rows], textposition="outside")
-    fig.add_bar(name="abandon rate", x=methods, y=[r["abandon_rate"] for r in rows], marker_color="#dc2626",
-                text=[f"{r['abandon_rate']:.1%}" for r in rows], textposition="outside")
-    fig.add_hline(y=target_abandon_rate, line_dash="dash", line_color="#dc2626",
-                  annotation_text=f"target abandon {target_abandon_rate:.1%}", annotation_position="top left")
-    fig.update_layout(barmode="group", yaxis_tickformat=".0%", height=360, margin={"l": 40, "r": 10, "t": 30, "b": 40},
-                      legend={"orientation": "h", "y": 1.12}, template="plotly_white")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Talk utilisation (higher is better)",
+                                                        "Abandon rate (must stay under the target)"))
+    fig.add_bar(x=methods, y=[r["utilization"] for r in rows], marker_color="#2563eb", name="utilisation",
+                text=[f"{r['utilization']:.0%}" for r in rows], textposition="outside", row=1, col=1)
+    over = ["#dc2626" if r["abandon_rate"] > target_abandon_rate else "#16a34a" for r in rows]
+    fig.add_bar(x=methods, y=[r["abandon_rate"] for r in rows], marker_color=over, name="abandon rate",
+                text=[f"{r['abandon_rate']:.1%}" for r in rows], textposition="outside", row=1, col=2)
+    fig.add_hline(y=target_abandon_rate, line_dash="dash", line_color="#dc2626", row=1, col=2,
+                  annotation_text=f"target {target_abandon_rate:.1%}", annotation_position="top left")
+    top = max([r["abandon_rate"] for r in rows] + [target_abandon_rate]) * 1.35 or 0.05
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(tickformat=".1%", range=[0, top], row=1, col=2)
+    fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40}, showlegend=False,
+                      template="plotly_white")
     return fig

@@ -26,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 
 from analytics import kpis
 from analytics.filters import KpiFilter
+from analytics.kpis.agents import MAX_PAGE_SIZE
 from app.api import require_roles
 from app.pages.analytics_data import query, today
 from app.pages.analytics_state import filter_from_query
@@ -121,14 +122,15 @@ def analytics_export(kpi: str, fmt: str) -> flask.Response:
         agent_id = int(raw)
 
         def all_calls(client: Client) -> pd.DataFrame:
+            # kpis.agent_calls pages at most MAX_PAGE_SIZE rows: walk the pages up to the export cap.
             pages, page = [], 0
-            while page * kpis_page_size() < MAX_EXPORT_ROWS:
-                result = kpis.agent_calls(client, flt, agent_id, page, kpis_page_size())
+            while page * MAX_PAGE_SIZE < MAX_EXPORT_ROWS:
+                result = kpis.agent_calls(client, flt, agent_id, page, MAX_PAGE_SIZE)
                 pages.append(result.rows)
-                if (page + 1) * kpis_page_size() >= result.total:
+                if (page + 1) * MAX_PAGE_SIZE >= result.total:
                     break
                 page += 1
-            return pd.concat(pages, ignore_index=True) if pages else pd.DataFrame()
+            return pd.concat(pages, ignore_index=True)
 
         frame = query(all_calls)
         name = f"agent-{agent_id}-calls-{stamp}"
@@ -140,12 +142,6 @@ def analytics_export(kpi: str, fmt: str) -> flask.Response:
     columns, rows = frame_rows(frame.head(MAX_EXPORT_ROWS))
     logger.info("export %s.%s: %d rows", kpi, fmt, len(rows))
     return send(columns, rows, name, fmt)
-
-
-def kpis_page_size() -> int:
-    from analytics.kpis.agents import MAX_PAGE_SIZE
-
-    return MAX_PAGE_SIZE
 
 
 @require_roles(SQL_ROLES)

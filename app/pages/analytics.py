@@ -53,19 +53,21 @@ def _dropdown(dim: str, values: list[int]) -> dbc.Col:
 
 def layout(**query_args: str) -> html.Div:
     state = st.normalize({k: v for k, v in query_args.items() if k in ("start", "end", *st.DIMENSIONS)}, today())
-    filters = dbc.Card(dbc.CardBody(dbc.Row([
+    filters = dbc.Card(dbc.CardBody([dbc.Row([
         dbc.Col([dbc.Label("Days (UTC)", className="small mb-1"),
                  dcc.DatePickerRange(id="analytics-dates", start_date=state["start"], end_date=state["end"],
                                      display_format="YYYY-MM-DD", minimum_nights=0, className="d-block")], md=3),
         *[_dropdown(dim, state[dim]) for dim in st.DIMENSIONS],
-        dbc.Col([dbc.Label("Saved views", className="small mb-1"),
-                 dcc.Dropdown(id="analytics-view", placeholder="load a view…", clearable=True),
-                 dbc.InputGroup([dbc.Input(id="analytics-view-name", placeholder="name", maxLength=100, size="sm"),
-                                 dbc.Button("Save", id="analytics-view-save", size="sm", color="primary"),
-                                 dbc.Button("Delete", id="analytics-view-delete", size="sm", color="secondary",
-                                            outline=True)], size="sm", className="mt-1"),
-                 html.Div(id="analytics-view-msg", className="small text-body-secondary mt-1")], md=12, xl=True),
-    ], className="g-2")), className="mb-3 shadow-sm analytics-filters")
+    ], className="g-2 mb-2"), dbc.Row([
+        dbc.Col(dcc.Dropdown(id="analytics-view", placeholder="Saved views: load one…", clearable=True), md=4),
+        dbc.Col(dbc.InputGroup([dbc.Input(id="analytics-view-name", placeholder="save the current filter as…",
+                                          maxLength=100),
+                                dbc.Button("Save view", id="analytics-view-save", color="primary"),
+                                dbc.Button("Delete", id="analytics-view-delete", color="secondary", outline=True)],
+                               size="sm"), md=5),
+        dbc.Col(html.Div(id="analytics-view-msg", className="small text-body-secondary"), md=3,
+                className="d-flex align-items-center"),
+    ], className="g-2 align-items-center")]), className="mb-3 shadow-sm analytics-filters")
     charts = [("funnel", 5), ("heatmap", 7), ("dispositions", 6), ("abandon", 6), ("penetration", 6),
               ("pacing", 6), ("sentiment", 12)]
     return html.Div([
@@ -91,7 +93,7 @@ def layout(**query_args: str) -> html.Div:
                                                                  children="Agent calls: pick an agent"),
                                                        html.Span(id="analytics-calls-export",
                                                                  className="ms-auto small")], className="d-flex")),
-                              dbc.CardBody([panels.grid("analytics-calls", panels.CALL_COLUMNS, "call_id", 320),
+                              dbc.CardBody([panels.grid("analytics-calls", panels.CALL_COLUMNS, "call_id", 320, fit=False),
                                             dbc.Pagination(id="analytics-calls-page", max_value=1, active_page=1,
                                                            fully_expanded=False, first_last=True,
                                                            previous_next=True, size="sm", className="mt-2 mb-0")],
@@ -167,9 +169,10 @@ def _chart(name: str) -> Any:
         require_role(ROLES)
         flt = st.to_filter(st.normalize(state, today()))
         try:
-            return figure(query(lambda c: kpi(c, flt)))
+            fig = figure(query(lambda c: kpi(c, flt)))
         except PyDialerError as exc:
-            return figures.empty_figure(title, f"Cannot load: {exc.message}")
+            fig = figures.empty_figure(title, f"Cannot load: {exc.message}")
+        return fig.update_layout(title=None, margin={"t": 12})  # the card header carries the title
 
     render.__name__ = f"render_{name}"
     return render
@@ -261,7 +264,8 @@ def view_crud(_save: Any, _delete: Any, name: str | None, view_id: Any, state: d
               ) -> tuple[Any, Any, str]:
     """Save (create/overwrite by name) or delete the user's views; returns (options, value, message)."""
     require_role(ROLES)
-    uid, trigger, message, value = _user_id(), ctx.triggered_id, "", no_update
+    uid, trigger, message = _user_id(), ctx.triggered_id, ""
+    value: Any = no_update
     try:
         with transaction(get_services().sessions) as session:
             if trigger == "analytics-view-save":

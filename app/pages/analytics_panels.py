@@ -16,7 +16,7 @@ from app.figures import empty_figure
 EXPORT_FORMATS = ("csv", "xlsx")
 EXPORT_KPIS = ("summary", "funnel", "heatmap", "dispositions", "abandon", "penetration", "leaderboard", "pacing",
                "sentiment")
-GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True}
+GRAPH_CONFIG: Any = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "responsive": True}
 
 LEADERBOARD_COLUMNS = [
     {"field": "agent_id", "headerName": "Agent", "width": 90, "pinned": "left"},
@@ -64,13 +64,14 @@ def chart_card(name: str, title: str, kpi: str, height: int = 320) -> dbc.Card:
     )
 
 
-def grid(grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 360) -> dag.AgGrid:
+def grid(grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 360,
+         fit: bool = True) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id, columnDefs=columns, rowData=[], getRowId=f"params.data.{row_id}",
         defaultColDef={"sortable": True, "resizable": True, "filter": True},
-        dashGridOptions={"animateRows": False, "suppressCellFocus": True,
-                         "overlayNoRowsTemplate": "No rows for this filter"},
-        style={"height": f"{height}px", "width": "100%"}, className="analytics-grid",
+        dashGridOptions={"animateRows": False, "suppressCellFocus": True},
+        columnSize="responsiveSizeToFit" if fit else None, style={"height": f"{height}px", "width": "100%"},
+        className="analytics-grid",
     )
 
 
@@ -124,7 +125,7 @@ def call_detail_panel(cdr: dict[str, Any] | None, utterances: pd.DataFrame | Non
             "attempt_no", "outcome", "disposition_code", "ring_s", "wait_s", "talk_s", "wrap_s", "hangup_cause",
             "recording_id")
     facts = html.Dl([item for k in keys if k in cdr for item in (html.Dt(k), html.Dd(str(_clean(cdr[k]))))],
-                    className="analytics-cdr row-cols-2 small mb-2")
+                    className="analytics-cdr small mb-2")
     if utterances is None or utterances.empty:
         transcript: Any = html.Div("No transcript for this call.", className="text-body-secondary small")
     else:

@@ -19,7 +19,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_DAYS = 7
 MAX_DAYS = 400
 DIMENSIONS = ("campaign", "list", "team", "agent")
-_FILTER_FIELD = {"campaign": "campaign_ids", "list": "list_ids", "team": "team_ids", "agent": "agent_ids"}
 MAX_IDS = 200
 
 
@@ -86,7 +85,9 @@ def to_filter(state: dict[str, Any]) -> KpiFilter:
     the rollups when no team/agent is chosen)."""
     start = datetime.combine(date.fromisoformat(state["start"]), datetime.min.time(), UTC)
     end = datetime.combine(date.fromisoformat(state["end"]) + timedelta(days=1), datetime.min.time(), UTC)
-    return KpiFilter(start=start, end=end, **{_FILTER_FIELD[d]: tuple(state.get(d) or ()) for d in DIMENSIONS})
+    ids = {d: tuple(int(i) for i in state.get(d) or ()) for d in DIMENSIONS}
+    return KpiFilter(start=start, end=end, campaign_ids=ids["campaign"], list_ids=ids["list"], team_ids=ids["team"],
+                     agent_ids=ids["agent"])
 
 
 def filter_from_query(search: str | None, today: date) -> KpiFilter:

@@ -94,7 +94,11 @@ def act(_save: Any, _start: Any, _stop: Any, values: list[Any], selected: Any) -
             alert = dbc.Alert("Campaign started." if active else "Campaign stopped.", color="info", duration=4000)
     with services.sessions() as session:
         rows = service.campaign_rows(session)
-    return ([errors.get(f, "") for f in feedback_ids], alert, _options(rows), new_selected, status_table(rows))
+    # Re-selecting the same campaign would reload the form and wipe what the user typed (and the
+    # values the messages refer to): only a newly created campaign moves the selection.
+    moved = new_selected != selected
+    return ([errors.get(f, "") for f in feedback_ids], alert, _options(rows) if moved or not errors else dash.no_update,
+            new_selected if moved else dash.no_update, status_table(rows))
 
 
 def preview(template: str | None, selected: Any) -> Any:

@@ -205,6 +205,7 @@ def poll(_n: Any, job: dict[str, Any] | None) -> tuple[Any, ...]:
         p = imports.job_progress(conn, services.redis, int(job["job"]))
     finished = p["status"] in ("done", "failed", "cancelled")
     label = f"{p['percent']:.0f} %"
+    status: Any
     if p["status"] == "done":
         href = f"/api/admin/imports/{int(job['job'])}/errors.csv"
         status = html.Div([
@@ -216,7 +217,11 @@ def poll(_n: Any, job: dict[str, Any] | None) -> tuple[Any, ...]:
         status = dbc.Alert(f"Import failed: {p['error']}", color="danger", className="py-1", id="lists-import-failed")
     else:
         status = html.Span(f"{p['status']}: {p['done']:,} of ~{p['total']:,} rows", id="lists-import-running")
-    return p["percent"], label, status, finished, not finished
+    table: Any = dash.no_update
+    if finished:
+        with services.sessions() as session:
+            table = lists_table(service.list_rows(session))
+    return p["percent"], label, status, not finished, finished, table
 
 
 def register(dash_app: dash.Dash) -> None:
@@ -243,6 +248,7 @@ def register(dash_app: dash.Dash) -> None:
     dash_app.callback(Output("lists-progress", "value"), Output("lists-progress", "label"),
                       Output("lists-import-status", "children"), Output("lists-progress", "animated"),
                       Output("lists-poll", "disabled", allow_duplicate=True),
+                      Output("lists-table", "children", allow_duplicate=True),
                       Input("lists-poll", "n_intervals"), State("lists-job", "data"),
                       prevent_initial_call=True)(poll)
 

@@ -12,7 +12,6 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
-from dash.exceptions import PreventUpdate
 
 from app.admin import access
 from app.admin import users as service
@@ -21,6 +20,11 @@ from app.services import get_services
 from core.models import ROLES
 
 logger = logging.getLogger(__name__)
+NO_TEAM, NEW_TEAM = "none", "new"
+
+
+def _team(value: Any) -> int | None:
+    return None if value in (None, "", NO_TEAM, NEW_TEAM) else int(value)
 
 
 def users_table(rows: list[dict[str, Any]]) -> Any:
@@ -38,32 +42,34 @@ def _role_options() -> list[dict[str, str]]:
 
 
 def _admin_panel(users: list[dict[str, Any]], teams: list[dict[str, Any]]) -> html.Div:
-    team_opts = [{"label": "(no team)", "value": ""}] + [{"label": t["name"], "value": str(t["id"])} for t in teams]
+    team_opts = [{"label": "(no team)", "value": NO_TEAM}] + [{"label": t["name"], "value": str(t["id"])} for t in teams]
     user_opts = [{"label": u["username"], "value": u["id"]} for u in users]
     return html.Div([
         dbc.Card([dbc.CardHeader("New user"), dbc.CardBody(dbc.Row([
             dbc.Col(dbc.Input(id="users-new-username", placeholder="username", maxLength=64), md=2),
             dbc.Col(dbc.Input(id="users-new-fullname", placeholder="full name", maxLength=200), md=3),
             dbc.Col(dbc.Select(id="users-new-role", options=_role_options(), value="agent"), md=2),
-            dbc.Col(dbc.Select(id="users-new-team", options=team_opts, value=""), md=2),
+            dbc.Col(dbc.Select(id="users-new-team", options=team_opts, value=NO_TEAM), md=2),
             dbc.Col([dbc.Input(id="users-new-password", type="password", placeholder="password (empty = generate)",
                                maxLength=200, autoComplete="new-password"),
                      html.Div(id="users-new-strength", className="small")], md=2),
             dbc.Col(dbc.Button("Create", id="users-create", color="primary"), md=1),
         ], className="g-2"))], className="mb-3 shadow-sm"),
         dbc.Card([dbc.CardHeader("Change a user"), dbc.CardBody(dbc.Row([
-            dbc.Col(dcc.Dropdown(id="users-select", options=user_opts, placeholder="user"), md=3),
+            dbc.Col(dcc.Dropdown(id="users-select", options=user_opts, placeholder="user"), md=2),
             dbc.Col(dbc.Select(id="users-role", options=_role_options(), placeholder="role"), md=2),
             dbc.Col(dbc.Select(id="users-team", options=team_opts, placeholder="team"), md=2),
+            dbc.Col(dbc.Input(id="users-reset-password", type="password", placeholder="new password (empty = generate)",
+                              maxLength=200, autoComplete="new-password"), md=2),
             dbc.Col([dbc.Button("Apply role/team", id="users-apply", color="primary", size="sm", className="me-1"),
                      dbc.Button("Enable", id="users-enable", color="success", outline=True, size="sm", className="me-1"),
                      dbc.Button("Disable", id="users-disable", color="secondary", outline=True, size="sm",
                                 className="me-1"),
-                     dbc.Button("Reset password", id="users-reset", color="warning", outline=True, size="sm")], md=5),
+                     dbc.Button("Reset password", id="users-reset", color="warning", outline=True, size="sm")], md=4),
         ], className="g-2"))], className="mb-3 shadow-sm"),
         dbc.Card([dbc.CardHeader("Teams"), dbc.CardBody(dbc.Row([
-            dbc.Col(dbc.Select(id="users-team-select", options=[{"label": "+ new team", "value": ""}] + team_opts[1:],
-                               value=""), md=4),
+            dbc.Col(dbc.Select(id="users-team-select", options=[{"label": "+ new team", "value": NEW_TEAM}] + team_opts[1:],
+                               value=NEW_TEAM), md=4),
             dbc.Col(dbc.Input(id="users-team-name", placeholder="team name", maxLength=100), md=5),
             dbc.Col(dbc.Button("Save team", id="users-team-save", color="primary"), md=3),
         ], className="g-2"))], className="mb-3 shadow-sm"),
@@ -115,7 +121,7 @@ def act(*args: Any) -> tuple[Any, Any, Any]:
     trigger = access.clicked()
     access.require(access.ADMINS)
     (_c, _a, _e, _d, _r, _t, username, fullname, role, team, password, selected, new_role, new_team, team_id,
-     team_name) = args
+     team_name, reset_to) = (list(args) + [None] * 17)[:17]
     services = get_services()
     ip = access.client_ip()
     try:
@@ -123,12 +129,12 @@ def act(*args: Any) -> tuple[Any, Any, Any]:
             actor = access.actor(session)
             if trigger == "users-create":
                 given = password or service.generate_password()
-                user = service.create_user(session, username or "", fullname or "", role or "", int(team) if team else None,
+                user = service.create_user(session, username or "", fullname or "", role or "", _team(team),
                                            given, actor=actor, ip=ip)
                 msg = _once(given, user.username) if not password else dbc.Alert(f"User {user.username} created.",
                                                                                  color="success")
             elif trigger == "users-team-save":
-                saved = service.save_team(session, int(team_id) if team_id else None, team_name or "", actor=actor, ip=ip)
+                saved = service.save_team(session, _team(team_id), team_name or "", actor=actor, ip=ip)
                 msg = dbc.Alert(f"Team {saved.name} saved.", color="success")
             else:
                 if selected is None:
@@ -139,15 +145,16 @@ def act(*args: Any) -> tuple[Any, Any, Any]:
                     if new_role:
                         changes["role"] = new_role
                     if new_team is not None:
-                        changes["team_id"] = int(new_team) if new_team else None
+                        changes["team_id"] = _team(new_team)
                     user = service.update_user(session, uid, actor=actor, ip=ip, **changes)
                     msg = dbc.Alert(f"{user.username}: role {user.role}.", color="success")
                 elif trigger in ("users-enable", "users-disable"):
                     user = service.update_user(session, uid, actor=actor, ip=ip, is_active=trigger == "users-enable")
                     msg = dbc.Alert(f"{user.username} {'enabled' if user.is_active else 'disabled'}.", color="success")
                 else:
-                    new = service.reset_password(session, uid, None, actor=actor, now=services.clock.now(), ip=ip)
-                    msg = _once(new, f"user #{uid}")
+                    new = service.reset_password(session, uid, reset_to or None, actor=actor, now=services.clock.now(),
+                                                 ip=ip)
+                    msg = _once(new, f"user #{uid}") if not reset_to else dbc.Alert("Password changed.", color="success")
     except (ValueError, LookupError) as exc:
         return dbc.Alert(str(exc), color="danger", id="users-error"), dash.no_update, dash.no_update
     table, teams = _refresh()
@@ -164,7 +171,7 @@ def register(dash_app: dash.Dash) -> None:
         State("users-new-username", "value"), State("users-new-fullname", "value"), State("users-new-role", "value"),
         State("users-new-team", "value"), State("users-new-password", "value"), State("users-select", "value"),
         State("users-role", "value"), State("users-team", "value"), State("users-team-select", "value"),
-        State("users-team-name", "value"),
+        State("users-team-name", "value"), State("users-reset-password", "value"),
         prevent_initial_call=True,
     )(act)
 

@@ -7,18 +7,25 @@ the JS stays generic: adding a tile is a layout change only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import dcc, html
+
+
+def data(**attrs: str) -> dict[str, Any]:
+    """``data-*`` attributes (``data(key="x")`` -> ``{"data-key": "x"}``) for ``**`` into a component."""
+    return {f"data-{name.replace('_', '-')}": value for name, value in attrs.items()}
 
 
 def tile(label: str, key: str, fmt: str = "int", tone: str = "", sub: tuple[str, str, str] | None = None) -> html.Div:
     children: list = [
         html.Div(label, className="wb-tile-label"),
-        html.Div("–", className="wb-tile-value", **{"data-key": key, "data-fmt": fmt}),
+        html.Div("–", className="wb-tile-value", **data(key=key, fmt=fmt)),
     ]
     if sub is not None:
         sub_label, sub_key, sub_fmt = sub
         children.append(html.Div([html.Span(sub_label + " "),
-                                  html.Span("–", **{"data-key": sub_key, "data-fmt": sub_fmt})],
+                                  html.Span("–", **data(key=sub_key, fmt=sub_fmt))],
                                  className="wb-tile-sub"))
     return html.Div(children, className=f"wb-tile {tone}".strip())
 
@@ -28,12 +35,12 @@ def gauge(label: str, key: str) -> html.Div:
     return html.Div(
         [
             html.Div([html.Span(label, className="wb-gauge-label"),
-                      html.Span("–", className="wb-gauge-value", **{"data-key": key, "data-fmt": "pct"})],
+                      html.Span("–", className="wb-gauge-value", **data(key=key, fmt="pct"))],
                      className="wb-gauge-head"),
             html.Div([html.Div(className="wb-gauge-fill"), html.Div(className="wb-gauge-target")],
                      className="wb-gauge-track"),
         ],
-        className="wb-gauge", **{"data-gauge": key},
+        className="wb-gauge", **data(gauge=key),
     )
 
 
@@ -88,7 +95,7 @@ def build(campaign: str, tv: bool, endpoint: str) -> html.Div:
                     html.Div(
                         [
                             html.Div([html.Span("Abandon rate "), html.Span("target "),
-                                      html.Span("–", **{"data-key": "abandon.target", "data-fmt": "pct"})],
+                                      html.Span("–", **data(key="abandon.target", fmt="pct"))],
                                      className="wb-section-title"),
                             gauge("Today", "abandon.today"),
                             gauge("Last hour", "abandon.hour"),
@@ -132,5 +139,5 @@ def build(campaign: str, tv: bool, endpoint: str) -> html.Div:
         ],
         id="wallboard-root",
         className="wb-root" + (" wb-tv-root" if tv else ""),
-        **{"data-campaign": campaign, "data-tv": "1" if tv else "0"},
+        **data(campaign=campaign, tv="1" if tv else "0"),
     )

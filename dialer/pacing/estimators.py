@@ -60,16 +60,16 @@ class OutcomeModel:
         self.n_bins = int(math.ceil((dial_timeout_s + 6.0) / self.BIN_S)) + 1
         self.shapes = [DecayingHistogram(self.n_bins, self.BIN_S, 3000.0) for _ in range(4)]
         # weak priors so the first decisions are sane (and cautious) before any data arrives
-        for value in np.linspace(3.0, 18.0, 8):
+        for value in np.linspace(2.0, dial_timeout_s - 0.5, 12):  # answers may come until the timeout
             self.shapes[HUMAN].add(float(value), 0.25)
-            self.shapes[MACHINE].add(float(value) + 4.0, 0.25)
+            self.shapes[MACHINE].add(float(value), 0.25)
         self.shapes[FAILED].add(2.0, 2.0)
         self.shapes[NO_ANSWER].add(dial_timeout_s, 2.0)
         # pseudo-counts with a deliberately high answer rate: until real cohorts mature, assume a warm
         # list (over-estimating answers under-dials; under-estimating floods idle agents at start-up)
         self.mix = np.array([0.50, 0.20, 0.10, 0.20]) * 20.0
         self._mix_decay = 2.0 ** (-1.0 / slow_half_life)
-        self._pending: list[tuple[float, int]] = []  # heap of (dial time, outcome) awaiting maturity
+        self._pending: list[tuple[float, int, float]] = []  # heap of (dial time, outcome, ring) awaiting maturity
         self._recent: deque[float] = deque()  # dial times of resolved calls, for the fast window
         self._recent_h: deque[bool] = deque()  # whether each was a person
         self._since = -math.inf  # the fast window ignores dials placed before the last detected jump
@@ -82,8 +82,9 @@ class OutcomeModel:
         dial_t = now - ring_s
         if ring_s > self.horizon - 0.25:
             self.horizon = ring_s + 0.5
-        self.shapes[outcome].add(ring_s)
-        heapq.heappush(self._pending, (dial_t, outcome))
+        # shapes too are learned only from matured cohorts: the first results of a shift are the quick
+        # ones, and learning from them would make every call still ringing look like a no-answer
+        heapq.heappush(self._pending, (dial_t, outcome, ring_s))
         if dial_t >= self._since:
             self._recent.append(dial_t)
             self._recent_h.append(outcome == HUMAN)
@@ -92,7 +93,8 @@ class OutcomeModel:
         limit = now - self.horizon
         pending = self._pending
         while pending and pending[0][0] <= limit:
-            _, outcome = heapq.heappop(pending)
+            _, outcome, ring_s = heapq.heappop(pending)
+            self.shapes[outcome].add(ring_s)
             self.mix *= self._mix_decay
             self.mix[outcome] += 1.0
             self.matured += 1

@@ -171,6 +171,9 @@ def merge(figures: Sequence[CampaignFigures]) -> CampaignFigures:
     depths = [f.hopper_depth for f in figures if f.hopper_depth is not None]
     dialable = [f.dialable for f in figures if f.dialable is not None]
     zero = Ratio()
+    refusals: Counter[str] = Counter()
+    for f in figures:
+        refusals.update(f.refusals or {})
     return CampaignFigures(
         info=CampaignInfo(0, "All campaigns", dial_method="mixed" if len({f.info.dial_method for f in figures}) > 1
                           else (figures[0].info.dial_method if figures else "-"),
@@ -178,6 +181,7 @@ def merge(figures: Sequence[CampaignFigures]) -> CampaignFigures:
         calls=calls, stats=dict(stats),
         dial_level=round(sum(dial_levels) / len(dial_levels), 3) if dial_levels else None,
         hopper_depth=sum(depths) if depths else None, dialable=sum(dialable) if dialable else None,
+        refusals=dict(refusals) if refusals else None,
         abandon_hour=sum((f.abandon_hour for f in figures), zero),
         abandon_window=sum((f.abandon_window for f in figures), zero),
         handled=sum((f.handled for f in figures), zero),

@@ -133,6 +133,9 @@ def test_invalid_campaign_edit_shows_messages_and_saves_nothing(chromium, admin_
         assert "not a number" in page.locator('[id*=\'"fb":"max_dial_level"\']').inner_text()
         assert "TCPA" in page.locator('[id*=\'"fb":"win_mon_start"\']').inner_text()
         assert "310.4" in page.locator('[id*=\'"fb":"target_abandon_rate"\']').inner_text()
+        page.wait_for_timeout(500)  # let any follow-up callback run: the typed values must stay
+        assert page.locator('[id*=\'"field":"max_dial_level"\']').input_value() == "lots"
+        assert name_box.input_value() == "Renamed by a bad edit"
         page.screenshot(path=str(artifacts_dir / "admin-campaign-invalid.png"), full_page=True)
         assert page.errors == [], page.errors
     finally:
@@ -214,3 +217,39 @@ def test_whatif_chart_renders(chromium, admin_server, artifacts_dir):
         assert page.errors == [], page.errors
     finally:
         context.close()
+
+
+def test_admin_creates_user_with_one_time_password_and_manages_dnc(chromium, admin_server, artifacts_dir):
+    from core.passwords import verify_password
+
+    context, page = open_as(chromium, admin_server, "admin")
+    try:
+        page.goto("/users")
+        page.fill("#users-new-username", "newagent")
+        page.fill("#users-new-fullname", "New Agent")
+        page.fill("#users-new-password", "short")
+        page.locator("#users-new-strength").get_by_text("at least 10 characters").wait_for(timeout=10000)
+        page.fill("#users-new-password", "")
+        page.click("#users-create")
+        code = page.locator("#users-onetime")
+        code.wait_for(timeout=15000)
+        password = code.inner_text()
+        page.screenshot(path=str(artifacts_dir / "admin-user-created.png"), full_page=True)
+        with admin_server.engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT password_hash FROM users WHERE username = 'newagent'")).scalar()
+        assert verify_password(stored, password)
+        page.goto("/dnc")
+        page.fill("#dnc-add-number", "(312) 555-0142")
+        page.fill("#dnc-add-reason", "asked on the phone")
+        page.click("#dnc-add")
+        page.locator("#dnc-added").wait_for(timeout=10000)
+        page.fill("#dnc-search-number", "312.555.0142")
+        page.press("#dnc-search-number", "Enter")
+        page.locator("#dnc-search-verdict").get_by_text("+13125550142: on DNC").wait_for(timeout=10000)
+        page.screenshot(path=str(artifacts_dir / "admin-dnc-search.png"), full_page=True)
+        assert page.errors == [], page.errors
+    finally:
+        context.close()
+    with admin_server.engine.connect() as conn:
+        actions = set(conn.execute(sa.text("SELECT action FROM audit_log WHERE actor_username = 'admin'")).scalars())
+    assert {"user.create", "dnc.add"} <= actions

@@ -224,6 +224,10 @@ def test_users_create_role_disable_reset_and_teams(web_app, db_committed):
         user_service.update_user(session, uid, actor=admin, role="supervisor", is_active=False)
         team = user_service.save_team(session, None, "Night shift", actor=admin)
         user_service.save_team(session, team.id, "Late shift", actor=admin)
+        with pytest.raises(ValueError, match="at least 10"):
+            user_service.reset_password(session, uid, "weak", actor=admin, now=sa.func.now())
+        assert user_service.reset_password(session, uid, "typed-by-admin-77", actor=admin, now=sa.func.now()) == (
+            "typed-by-admin-77")
         new = user_service.reset_password(session, uid, None, actor=admin, now=sa.func.now())
         with pytest.raises(ValueError, match="own account"):
             user_service.update_user(session, admin.id, actor=admin, role="agent")
@@ -232,4 +236,4 @@ def test_users_create_role_disable_reset_and_teams(web_app, db_committed):
         assert (user.username, user.role, user.is_active) == ("newbie", "supervisor", False)
         assert verify_password(user.password_hash, new) and new not in json.dumps(
             [a.after for a in session.scalars(sa.select(AuditLog))])
-    assert audit_count(db_committed, "user.password_reset") == 1 and audit_count(db_committed, "team.rename") == 1
+    assert audit_count(db_committed, "user.password_reset") == 2 and audit_count(db_committed, "team.rename") == 1

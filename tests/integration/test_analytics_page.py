@@ -8,16 +8,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.integration.test_analytics_page_helpers import (  # noqa: F401  (fixtures)
-    FIRST,
-    LAST,
-    call,
-    loaded_ch,
-    out,
-    page_app,
-    signed_in,
-    state,
-)
+from tests.integration import test_analytics_page_helpers as helpers
+from tests.integration.test_analytics_page_helpers import FIRST, LAST, call, out, signed_in, state
+
+loaded_ch = helpers.loaded_ch  # shared fixtures, registered in this module
+page_app = helpers.page_app
 
 
 @pytest.fixture()

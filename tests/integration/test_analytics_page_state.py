@@ -11,18 +11,13 @@ import pytest
 
 from app.api.exports import safe_cell, to_csv
 from app.pages import analytics_state as st
-from tests.integration.test_analytics_page_helpers import (  # noqa: F401  (fixtures)
-    FIRST,
-    LAST,
-    call,
-    loaded_ch,
-    out,
-    page_app,
-    signed_in,
-    state,
-)
+from tests.integration import test_analytics_page_helpers as helpers
+from tests.integration.test_analytics_page_helpers import FIRST, LAST, call, out, signed_in, state
 
 TODAY = date(2026, 11, 22)
+
+loaded_ch = helpers.loaded_ch  # shared fixtures, registered in this module
+page_app = helpers.page_app
 
 
 # --- pure: query string <-> state <-> KpiFilter ------------------------------------------------------

@@ -21,10 +21,22 @@ from tests.conftest import WEB_USERS, web_login
 LIVE_OUTPUT = "..live-updated.children...live-health.children...live-agent-kpis.children...live-db-kpis.children...live-state-bar.children...live-agents-table.children.."
 AUDIT_OUTPUT = "..audit-table.children...audit-pagination.max_value...audit-summary.children.."
 ROUTER_OUTPUT = ".._pages_content.children..._pages_store.data.."
+ANALYTICS_OUTPUT = "..analytics-cards.children...analytics-status.children.."
+SQL_OUTPUT = "..sql-grid.columnDefs...sql-grid.rowData...sql-msg.children...sql-status.children.."
 WALLBOARD_OUTPUT = "wallboard-monitor-result.children"
+
+WHATIF_OUTPUT = "..campaigns-whatif-note.children...campaigns-whatif-chart.children.."
+USERS_OUTPUT = "..users-message.children...users-table.children...users-teams.children.."
+DNC_BULK_OUTPUT = "dnc-bulk-result.children"
 
 #: (role, callback output key) -> allowed. Written by hand, on purpose.
 PINNED = {
+    ("agent", WHATIF_OUTPUT): False,
+    ("supervisor", WHATIF_OUTPUT): True,  # page-level; saving/simulating is refused per action (test_admin_web)
+    ("agent", USERS_OUTPUT): False,
+    ("supervisor", USERS_OUTPUT): False,
+    ("manager", USERS_OUTPUT): True,  # managers view /users; changes are admin-only per action
+    ("agent", DNC_BULK_OUTPUT): False,
     ("agent", LIVE_OUTPUT): False,
     ("supervisor", LIVE_OUTPUT): True,
     ("manager", LIVE_OUTPUT): True,
@@ -37,6 +49,13 @@ PINNED = {
     ("agent", WALLBOARD_OUTPUT): False,
     ("supervisor", WALLBOARD_OUTPUT): True,
     ("admin", WALLBOARD_OUTPUT): True,
+    ("agent", ANALYTICS_OUTPUT): False,
+    ("supervisor", ANALYTICS_OUTPUT): True,
+    ("manager", ANALYTICS_OUTPUT): True,
+    ("agent", SQL_OUTPUT): False,
+    ("supervisor", SQL_OUTPUT): False,
+    ("manager", SQL_OUTPUT): True,
+    ("admin", SQL_OUTPUT): True,
 }
 
 

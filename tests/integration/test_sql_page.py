@@ -13,13 +13,11 @@ import sqlalchemy as sa
 
 from app.auth import CSRF_COOKIE, CSRF_HEADER
 from app.sqlpage import MAX_ROWS, QUERY_SETTINGS
-from tests.integration.test_analytics_page_helpers import (  # noqa: F401  (fixtures)
-    call,
-    loaded_ch,
-    out,
-    page_app,
-    signed_in,
-)
+from tests.integration import test_analytics_page_helpers as helpers
+from tests.integration.test_analytics_page_helpers import call, out, signed_in
+
+loaded_ch = helpers.loaded_ch  # shared fixtures, registered in this module
+page_app = helpers.page_app
 
 
 def run(client, app, sql):
@@ -139,3 +137,17 @@ def test_limits_over_http_on_a_real_server(web_app, ch_http_client, ch_server, l
     # readonly=2 is the second wall, should validation ever miss a write: the server refuses it.
     with pytest.raises(Exception, match="readonly"):
         ch_http_client.command("CREATE TABLE sneaky (a Int8) ENGINE = Memory", settings=QUERY_SETTINGS)
+
+
+def test_xlsx_download_from_the_page(page_app):
+    import base64
+
+    from openpyxl import load_workbook
+
+    resp = call(signed_in(page_app, "manager"), page_app, "sql-download.data",
+                {"sql-xlsx.n_clicks": 1, "sql-text.value": "SELECT number AS n, '@x' AS s FROM numbers(4)"})
+    data = out(resp, "sql-download", "data")
+    assert data["filename"] == "sql-result.xlsx" and data["base64"]
+    sheet = load_workbook(io.BytesIO(base64.b64decode(data["content"]))).active
+    assert list(sheet.values) == [("n", "s"), (0, "'@x"), (1, "'@x"), (2, "'@x"), (3, "'@x")]
+    assert audit_rows(page_app)[-1]["status"] == "ok"

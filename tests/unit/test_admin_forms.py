@@ -125,3 +125,12 @@ def test_whatif_scenario_is_valid_and_predictive_beats_progressive():
     assert rows["progressive"]["abandon_rate"] == 0.0  # one line per idle agent never abandons
     assert rows["ratio"]["utilization"] > rows["progressive"]["utilization"]
     assert "Not enough call history" in stats.describe()
+
+
+def test_import_task_is_registered_on_the_imports_queue():
+    from dialer.celery_app import app
+    from dialer.tasks import import_list
+
+    assert import_list.name == "dialer.tasks.import_list"
+    route = app.amqp.router.route({}, import_list.name)
+    assert route["queue"].name == "imports"

@@ -105,3 +105,15 @@ def test_summary_cards_format():
     assert cards["Dials"] == "12,345" and cards["Contact rate"] == "24.3%" and cards["AHT"] == "2:05"
     assert cards["Abandon rate"] == "—" and cards["Talk hours"] == "51.2"
     assert figures.summary_cards(pd.DataFrame()) == []
+
+
+def test_pacing_over_a_long_range_is_drawn_in_15_minute_buckets_with_gaps():
+    minutes = list(pd.date_range("2026-11-01 09:00", periods=60, freq="min")) + \
+        list(pd.date_range("2026-11-02 09:00", periods=30, freq="min"))
+    frame = pd.DataFrame({"minute": minutes, "decisions": 60, "avg_dial_level": 2.0, "max_dial_level": 3.0,
+                          "avg_agents_idle": 1.0, "avg_agents_logged_in": 10, "calls_placed": 5,
+                          "max_est_abandon_rate": 0.01, "guard_active": 0, "dials": 5, "abandoned": 1})
+    level, idle, abandons = figures.pacing_figure(frame).data
+    assert sum(abandons.y) == 90  # nothing lost in the buckets
+    assert level.y[0] == 2.0 and any(v is None or v != v for v in level.y)  # the night is a gap
+    assert len(level.x) == 24 * 4 + 2

@@ -41,6 +41,11 @@ def test_guard_rejects_impossible_figures() -> None:
 
 def test_policy_guard_clamps_predictive_to_progressive() -> None:
     p = make_policy("predictive", target_abandon_rate=0.03, dial_timeout_s=25.0, drop_after_s=2.0)
+    for i in range(3000):  # a cold list: 10 % answers, so over-dialing pays
+        t = -1000.0 + i * 0.3
+        p.on_call_result(t, "human" if i % 10 == 0 else "no_answer", 8.0 if i % 10 == 0 else 25.0)
+        if i % 20 == 0:
+            p.on_agent_released(t, 120.0 + i % 60, False)
     view = PacingObservation(10.0, 10, 5, (100.0,) * 5, (), 0)
     free = p.calls_to_place(view)
     assert free > 5

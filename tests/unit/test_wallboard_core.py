@@ -87,9 +87,12 @@ def test_no_answers_means_no_rate_not_zero() -> None:
 
 
 def test_overview_merges_ratios_not_rates() -> None:
-    a = _fig(1, abandon_window=Ratio(1, 100), stats={"humans": 100, "abandons": 1}, hopper_depth=5)
-    b = _fig(2, abandon_window=Ratio(9, 100), stats={"humans": 10, "abandons": 9}, hopper_depth=0)
+    a = _fig(1, abandon_window=Ratio(1, 100), stats={"humans": 100, "abandons": 1}, hopper_depth=5,
+             refusals={"dialable": 5, "dnc_global": 2})
+    b = _fig(2, abandon_window=Ratio(9, 100), stats={"humans": 10, "abandons": 9}, hopper_depth=0,
+             refusals={"dnc_global": 1})
     m = merge([a, b])
+    assert m.refusals == {"dialable": 5, "dnc_global": 3}
     assert m.abandon_window.rate == pytest.approx(0.05)
     assert m.stats == {"humans": 110, "abandons": 10} and m.hopper_depth == 5
     assert build([a, b], [], NOW)["overview"]["abandon"]["today"] == pytest.approx(10 / 110, abs=1e-4)

@@ -1,0 +1,285 @@
+"""Wallboard push latency and cost: a call event -> the number changes in N headless Chromium boards.
+
+Runs the real processes: ``python -m app`` (web, werkzeug threaded) and ``python -m
+dialer.aggregator`` as subprocesses on a seeded database, one Chromium (``/usr/bin/chromium``)
+with N browser contexts on ``/wallboard/<campaign>``. For each event it writes what the dialing
+loop writes for a new call (``LiveState.track_call``) and XADDs a ``call.dialing`` event; every
+board records (MutationObserver, ``Date.now()``) when its "Ringing" tile shows the new count.
+Latency = that moment minus the XADD time (same machine, same clock).
+
+Also reported: CPU of the web and aggregator processes (psutil) over a quiet window with all
+boards connected (heartbeat snapshots every second), per connected board, and PostgreSQL
+transactions per second during that window (the point: boards cost the database nothing).
+
+``python -m bench.wallboard --boards 50`` (default 50; ``--boards 5`` for a quick run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis
+import sqlalchemy as sa
+
+from bench.common import emit, percentile
+from core import events as ev
+from core import migrate
+from core.config import Settings
+from core.db import make_engine
+from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
+from core.seed import seed
+from dialer.aggregator import CALL_EVENTS
+from dialer.live import ACTIVE_AGENTS, LiveState, agent_key
+from telephony.streams import encode
+
+PASSWORD = "bench-pass-1"
+ROOT = Path(__file__).resolve().parents[1]
+OBSERVER_JS = """
+() => {
+  window.__wbLog = [];
+  const tile = document.querySelector("[data-key='calls.ringing']");
+  new MutationObserver(() => {
+    window.__wbLog.push([tile.textContent, Date.now()]);
+    if (window.__wbLog.length > 500) window.__wbLog.shift();
+  }).observe(tile, {childList: true, characterData: true, subtree: true});
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"port {port} did not open")
+
+
+def sse_reader(base: str, cookies: list[dict], user_agent: str, cid: int, log: list[tuple[int, float]],
+               stop: threading.Event) -> None:
+    """A raw SSE client (no browser): when did the server push each new "ringing" count?"""
+    jar = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
+    req = urllib.request.Request(f"{base}/api/push/wallboard", headers={"Cookie": jar, "User-Agent": user_agent})
+    try:
+        stream = urllib.request.urlopen(req, timeout=30)
+    except OSError as exc:
+        print(f"sse reader failed: {exc}", file=sys.stderr)
+        return
+    with stream:
+        for raw in stream:
+            if stop.is_set():
+                return
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data: "):
+                snap = json.loads(line[6:])
+                c = next((x for x in snap["campaigns"] if x["id"] == cid), None)
+                if c is not None:
+                    log.append((c["calls"]["ringing"], time.time() * 1000))
+
+
+def cpu_s(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
+def xacts(engine: sa.Engine, name: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :n"),
+                                {"n": name}).scalar_one())
+
+
+def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
+    from playwright.sync_api import sync_playwright
+
+    name = f"pyd_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    procs: list[subprocess.Popen] = []
+    try:
+        migrate.upgrade(url)
+        settings = Settings(data_dir=tmp, demo_password=PASSWORD, database_url=url, redis_url=redis_url,
+                            secret_key="bench-secret", login_max_failures=1000)
+        seed(engine, settings, lead_count=args.leads)
+        r: Any = redis.Redis.from_url(redis_url, decode_responses=True)
+        with engine.connect() as conn:
+            cid = conn.execute(sa.text("SELECT min(id) FROM campaigns WHERE active")).scalar_one()
+            agent_ids = conn.execute(sa.text("SELECT id FROM users WHERE role='agent' ORDER BY id")).scalars().all()
+        now = time.time()
+        for i, agent in enumerate(agent_ids):
+            r.sadd(ACTIVE_AGENTS, agent)
+            r.hset(agent_key(agent), mapping={"state": ("ready", "incall", "wrap", "paused")[i % 4],
+                                              "campaign_id": cid, "since": now - 7 * i})
+        port = free_port()
+        env = {**os.environ, "PYDIALER_DATA_DIR": str(tmp), "DATABASE_URL": url, "REDIS_URL": redis_url,
+               "SECRET_KEY": "bench-secret", "DEMO_PASSWORD": PASSWORD, "WEB_PORT": str(port), "LOG_LEVEL": "WARNING"}
+        with open(tmp / "web.log", "wb") as web_log, open(tmp / "aggregator.log", "wb") as agg_log:
+            procs.append(subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=web_log,
+                                          stderr=subprocess.STDOUT))
+            procs.append(subprocess.Popen([sys.executable, "-m", "dialer.aggregator"], cwd=ROOT, env=env,
+                                          stdout=agg_log, stderr=subprocess.STDOUT))
+        wait_port(port)
+        web, agg = psutil.Process(procs[0].pid), psutil.Process(procs[1].pid)
+        base = f"http://127.0.0.1:{port}"
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            login = browser.new_context(base_url=base)
+            page = login.new_page()
+            page.goto("/login")
+            page.fill("#username", "supervisor")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            page.wait_for_url(f"{base}/")
+            state = login.storage_state()
+            user_agent = page.evaluate("navigator.userAgent")  # the session is bound to it (flask-login)
+            login.close()
+            pages = []
+            for _ in range(args.boards):
+                ctx = browser.new_context(base_url=base, storage_state=state, viewport={"width": 1280, "height": 720})
+                p = ctx.new_page()
+                p.goto(f"/wallboard/{cid}")
+                pages.append(p)
+            for p in pages:
+                p.wait_for_function("document.querySelector('#wallboard-status')?.innerText === 'live' &&"
+                                    " document.querySelector(\"[data-key='calls.ringing']\").innerText !== '–'",
+                                    timeout=60_000)
+                p.evaluate(OBSERVER_JS)
+            sse_log: list[tuple[int, float]] = []
+            stop_sse = threading.Event()
+            threading.Thread(target=sse_reader, args=(base, state["cookies"], user_agent, cid, sse_log, stop_sse),
+                             daemon=True).start()
+            time.sleep(2.0)
+            log_lines = (tmp / "web.log").read_text(errors="replace").count("\n")
+            # quiet window: every board connected, heartbeat snapshots only
+            x0, w0, a0, t0 = xacts(engine, name), cpu_s(web), cpu_s(agg), time.monotonic()
+            time.sleep(args.quiet_s)
+            elapsed = time.monotonic() - t0
+            web_pct = (cpu_s(web) - w0) / elapsed * 100
+            agg_pct = (cpu_s(agg) - a0) / elapsed * 100
+            tps = (xacts(engine, name) - x0) / elapsed
+            requests_quiet = (tmp / "web.log").read_text(errors="replace").count("\n") - log_lines
+            live = LiveState(r)
+            baseline = len(r.zrange(f"pyd:campaign:{cid}:calls:dialing", 0, -1))
+            baseline += len(r.zrange(f"pyd:campaign:{cid}:calls:ringing", 0, -1))
+            sent: list[tuple[int, float]] = []
+            w1, a1, t1 = cpu_s(web), cpu_s(agg), time.monotonic()
+            for k in range(1, args.events + 1):
+                call_id = f"bench-{uuid.uuid4().hex[:10]}"
+                live.track_call(call_id, cid, None, time.time())
+                at_ms = time.time() * 1000
+                r.xadd(CALL_EVENTS, encode(ev.Dialing(call_id=call_id, at=datetime.now(UTC), campaign_id=cid)))
+                sent.append((baseline + k, at_ms))
+                time.sleep(args.gap_s)
+            busy_elapsed = time.monotonic() - t1
+            web_busy = (cpu_s(web) - w1) / busy_elapsed * 100
+            agg_busy = (cpu_s(agg) - a1) / busy_elapsed * 100
+            time.sleep(1.0)
+            latencies, missed = [], 0
+            for p in pages:
+                log = p.evaluate("window.__wbLog")
+                for expected, at_ms in sent:
+                    seen = [ts for text, ts in log if text == str(expected)]
+                    if seen:
+                        latencies.append(seen[0] - at_ms)
+                    else:
+                        missed += 1
+            browser.close()
+            stop_sse.set()
+        server_push = []
+        for expected, at_ms in sent:
+            seen = [ts for count, ts in sse_log if count == expected]
+            if seen:
+                server_push.append(seen[0] - at_ms)
+        return {
+            "bench": "wallboard",
+            "boards": args.boards,
+            "events": args.events,
+            "gap_s": args.gap_s,
+            "agents": len(agent_ids),
+            "latency_ms": {
+                "samples": len(latencies), "missed": missed,
+                "p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
+                "p99": round(percentile(latencies, 99), 1), "max": round(max(latencies), 1) if latencies else None,
+            },
+            "target_p95_ms": 250,
+            "server_push_ms": {  # XADD -> bytes at a raw SSE client: the server's share of the latency
+                "samples": len(server_push), "p50": round(percentile(server_push, 50), 1),
+                "p95": round(percentile(server_push, 95), 1), "max": round(max(server_push), 1) if server_push else None,
+            },
+            "web_requests_quiet_window": requests_quiet,
+            "quiet_window_s": round(elapsed, 1),
+            "cpu_percent_quiet": {"web": round(web_pct, 2), "aggregator": round(agg_pct, 2),
+                                  "web_per_board": round(web_pct / max(1, args.boards), 3)},
+            "cpu_percent_events": {"web": round(web_busy, 2), "aggregator": round(agg_busy, 2),
+                                   "web_per_board": round(web_busy / max(1, args.boards), 3)},
+            "postgres_xacts_per_s_quiet": round(tps, 2),
+            "server": "werkzeug threaded (python -m app); production: gunicorn gthread",
+        }
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--admin-url", help="PostgreSQL server to create the bench database on (default: embedded)")
+    parser.add_argument("--redis-url", help="Redis server (default: embedded); the bench writes live-state keys")
+    parser.add_argument("--boards", type=int, default=50)
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--gap-s", type=float, default=0.7, help="seconds between events")
+    parser.add_argument("--quiet-s", type=float, default=10.0)
+    parser.add_argument("--leads", type=int, default=2000)
+    args = parser.parse_args()
+    if args.boards < 1 or args.events < 1:
+        parser.error("--boards and --events must be >= 1")
+    with tempfile.TemporaryDirectory(prefix="pyd-bench-", dir="/tmp") as tmp_name:
+        tmp = Path(tmp_name)
+        pgdata = tmp / "pg"
+        embedded_redis = None if args.redis_url else EmbeddedRedis(tmp / "redis")
+        try:
+            redis_url = args.redis_url or embedded_redis.start()  # type: ignore[union-attr]
+            admin = normalize_postgres_url(args.admin_url) if args.admin_url else normalize_postgres_url(
+                start_embedded_postgres(pgdata))
+            emit(run(admin, redis_url, args, tmp))
+        finally:
+            if embedded_redis is not None:
+                embedded_redis.stop()
+            if not args.admin_url and (pgdata / "postmaster.pid").exists():
+                stop_embedded_postgres(pgdata)
+
+
+if __name__ == "__main__":
+    main()
