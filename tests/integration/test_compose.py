@@ -35,7 +35,7 @@ def _modules_in_command(command: list[str]) -> list[str]:
     """Python modules a service command runs: `python -m X`, gunicorn `X:app`, celery `-A X`."""
     text = " ".join(command)
     modules = re.findall(r"python -m ([\w.]+)", text)
-    modules += [m.split(":")[0] for m in re.findall(r"\b([\w.]+:\w+)\b", text) if "gunicorn" in text]
+    modules += [m.split(":")[0] for m in re.findall(r"\b([A-Za-z_][\w.]*:[A-Za-z_]\w*)\b", text) if "gunicorn" in text]
     modules += re.findall(r"celery -A ([\w.]+)", text)
     return modules
 
