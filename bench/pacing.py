@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer.simulate import DEFAULT_ALGORITHMS, format_table, quick_variant  # noqa: E402
 from dialer.simulate_engine import RunResult, simulate  # noqa: E402
-from dialer.simulate_metrics import aggregate  # noqa: E402
+from dialer.simulate_metrics import aggregate, worst_window  # noqa: E402
 from dialer.simulate_scenario import Scenario, load_scenario  # noqa: E402
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -51,6 +51,7 @@ def _run_sums(r: RunResult) -> dict[str, Any]:
         "scenario": r.scenario, "algorithm": r.algorithm, "seed": r.seed, "talk_s": r.talk_s,
         "logged_s": r.logged_s, "occupied_s": r.occupied_s, "answers": int(m.sum()),
         "abandons": int(r.answers_abandoned[m].sum()), "dials": r.dials, "wall_s": r.wall_s,
+        "worst_15min": worst_window(r, hi),
         "decision_p99_ms": float(np.percentile(r.decision_s, 99) * 1e3) if len(r.decision_s) else None,
         "decision_cpu_p99_ms": float(np.percentile(r.decision_cpu_s, 99) * 1e3) if len(r.decision_cpu_s) else None,
     }  # fmt: skip

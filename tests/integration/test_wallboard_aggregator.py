@@ -113,3 +113,25 @@ def test_loop_publishes_a_call_event_within_a_second_and_measures_aht(floor_env)
         stop.set()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_python_m_dialer_aggregator_publishes_and_stops_cleanly(db_committed: sa.Engine, db_url: str,
+                                                                web_redis_url: str, web_redis, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": web_redis_url, "PYDIALER_DATA_DIR": str(tmp_path),
+           "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "dialer.aggregator", "--seconds", "30"], env=env)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline and not web_redis.get(SNAPSHOT_KEY):
+            time.sleep(0.1)
+        first = json.loads(web_redis.get(SNAPSHOT_KEY) or "{}")
+        assert first.get("v") == 1
+        time.sleep(1.5)  # heartbeat: at least one more snapshot a second
+        assert json.loads(web_redis.get(SNAPSHOT_KEY))["seq"] > first["seq"]
+    finally:
+        proc.terminate()  # SIGTERM: the loop stops and the process exits 0
+        assert proc.wait(timeout=10) == 0
