@@ -58,6 +58,7 @@ class TelephonyService:
         name = consumer_name or f"telephony-{socket.gethostname()}-{os.getpid()}"
         self.consumer = CommandConsumer(client, self.execute, name, **(consumer_options or {}))
         self.published = 0
+        self._in_flight = 0  # events taken from the queue, not yet acknowledged by Redis
 
     def _sink(self, event: ev.CallEvent) -> None:
         self._queue.put_nowait(event)
@@ -91,16 +92,21 @@ class TelephonyService:
         else:
             raise ValueError(f"no handler for {cmd.type}")
 
-    async def _publish_loop(self) -> None:
+    async def _publish_loop(self, max_batch: int = 500) -> None:
         while True:
-            event = await self._queue.get()
+            # Everything queued goes out in one pipelined round trip (order kept).
+            batch = [await self._queue.get()]
+            while len(batch) < max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            self._in_flight = len(batch)
             while True:
                 try:
-                    await self.publisher.publish(event)
-                    self.published += 1
+                    await self.publisher.publish_many(batch)
+                    self.published += len(batch)
+                    self._in_flight = 0
                     break
                 except (redis.ConnectionError, redis.TimeoutError) as exc:
-                    logger.warning("event stream: Redis unavailable (%s); retrying %s", exc, event.type)
+                    logger.warning("event stream: Redis unavailable (%s); retrying %d events", exc, len(batch))
                     await asyncio.sleep(0.5)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -123,5 +129,5 @@ class TelephonyService:
     async def flush(self, timeout: float = 5.0) -> None:
         """Wait until every queued event has been published (tests, shutdown)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:
+        while (not self._queue.empty() or self._in_flight) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)

@@ -65,9 +65,22 @@ class EventPublisher:
         self.maxlen = maxlen
 
     async def publish(self, event: ev.Message) -> str:
-        fields: dict[Any, Any] = encode(event)
-        entry_id = await self.client.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return (await self.publish_many([event]))[0]
+
+    async def publish_many(self, events: list[ev.Message]) -> list[str]:
+        """XADD every event in one pipelined round trip, in order.
+
+        One round trip per event capped the service near 150 originates/s on a loaded host
+        (bench/telephony.py): each XADD waited for the previous reply. The pipeline is not a
+        transaction, so on a connection error some events may have landed: the caller retries the
+        whole batch, and consumers already tolerate a repeated event (see dialer.cdr.stamp).
+        """
+        pipe = self.client.pipeline(transaction=False)
+        for event in events:
+            fields: dict[Any, Any] = encode(event)
+            pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+        ids = await pipe.execute()
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
 
 def send_command(client: redis.Redis, command: ev.Command, stream: str = COMMANDS_STREAM,
