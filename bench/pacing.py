@@ -74,6 +74,7 @@ def check_targets(m: dict[str, Any], baseline: dict[str, Any] | None) -> dict[st
         out["beats_vicidial_adapt"] = (
             m["talk_utilization"] > baseline["talk_utilization"] and m["abandon_rate"] <= baseline["abandon_rate"]
         )
+    out = {k: bool(v) if isinstance(v, bool | np.bool_) else v for k, v in out.items()}  # numpy bools -> JSON
     out["all_met"] = all(v for k, v in out.items() if isinstance(v, bool))
     return out
 
@@ -93,7 +94,7 @@ def merge(paths: list[str], out: str | None) -> int:
             if alg == "predictive":
                 m["targets"] = check_targets(m, base)
             if alg == "predictive@matched" and base is not None:
-                m["beats_vicidial_adapt_at_equal_abandon"] = (
+                m["beats_vicidial_adapt_at_equal_abandon"] = bool(
                     m["talk_utilization"] > base["talk_utilization"] and m["abandon_rate"] <= base["abandon_rate"]
                 )
             merged.append(m)

@@ -260,10 +260,8 @@ class PredictivePolicy(BasePolicy):
         for q in (self._humans_15, self._abandons_15):
             while q and q[0] < start:
                 q.popleft()
-        humans = len(self._humans_15)
-        # margin for the answers still in flight when the guard trips: about one for a small team,
-        # growing with the answer rate (2 % of the window's answers)
-        return len(self._abandons_15) >= self.window_cap * max(humans, 30) - (1.0 + 0.02 * humans)
+        # two abandons' margin for the answers still in flight when the guard trips
+        return len(self._abandons_15) >= self.window_cap * max(len(self._humans_15), 30) - 2.0
 
     def _count_exact(self, qa: np.ndarray, g: np.ndarray, c: int, theta: float, n_cap: int) -> tuple[int, float]:
         up = qa if len(qa) else np.zeros((0, J))
