@@ -8,6 +8,7 @@ exactly this surface (see ``bench/scenarios/README.md`` §2.4).
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -80,7 +81,7 @@ class PacingPolicy(Protocol):
     def set_compliance_state(self, answers: int, abandons: int, now: float | None = None) -> None: ...
 
 
-class BasePolicy:
+class BasePolicy(ABC):
     """Default no-op callbacks and the rolling-abandon guard wiring shared by all policies."""
 
     name = "base"
@@ -94,8 +95,9 @@ class BasePolicy:
         self.guard: AbandonGuard | None = guard if isinstance(guard, AbandonGuard) else None
         self.last_decision: PacingDecision | None = None
 
+    @abstractmethod
     def calls_to_place(self, obs: PacingObservation) -> int:
-        raise NotImplementedError
+        """How many calls to place now (each policy's own rule)."""
 
     def on_call_result(self, now: float, outcome: str, ring_s: float) -> None:
         if outcome not in OUTCOMES:
