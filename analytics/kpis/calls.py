@@ -96,7 +96,7 @@ def contact_heatmap(client: Client, flt: KpiFilter) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["weekday", "hour", "dials", "contacts", "contact_rate"])
     local = local_hours(frame)
-    grouped = (frame.assign(weekday=local.dt.weekday, hour=local.dt.hour)
+    grouped = (frame.assign(weekday=local.dt.day_of_week, hour=local.dt.hour)
                .groupby(["weekday", "hour"], as_index=False)[["dials", "contacts"]].sum())
     grouped = grouped[grouped["dials"] != 0].reset_index(drop=True)
     grouped["contact_rate"] = _rates(grouped["contacts"], grouped["dials"])

@@ -128,7 +128,7 @@ def test_contact_heatmap_is_in_lead_local_time(loaded, flt: KpiFilter) -> None: 
     cdr = in_range(data.cdr, flt)
     local = pd.concat([rows["dialed_at"].dt.tz_convert(tz).dt.tz_localize(None)
                        for tz, rows in cdr.groupby("lead_timezone")]).loc[cdr.index]
-    expected = (cdr.assign(weekday=local.dt.weekday, hour=local.dt.hour)
+    expected = (cdr.assign(weekday=local.dt.day_of_week, hour=local.dt.hour)
                 .groupby(["weekday", "hour"]).agg(dials=("call_id", "size"), contacts=("is_contact", "sum")))
     got = kpis.contact_heatmap(client, flt).set_index(["weekday", "hour"])
     assert got.index.get_level_values("hour").min() >= 8 and got.index.get_level_values("hour").max() <= 20
