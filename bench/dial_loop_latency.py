@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from bench.common import emit, percentile
 from core import events as ev
 from core import migrate
-from core.db import make_engine
+from core.db import create_database, drop_database, make_engine
 from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
 from core.models import Campaign, Lead, LeadList, User
 from dialer.loop import CampaignLoop, Lease
@@ -64,10 +64,7 @@ def _publish(r: Any, cls: type[ev.CallEvent], call_id: str, campaign_id: int, **
 
 def run(cycles: int, pg_admin: str, redis_url: str) -> dict[str, object]:
     name = f"bench_loop_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
+    url = create_database(pg_admin, name)
     migrate.upgrade(url)
     engine = make_engine(url)
     r = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -127,9 +124,7 @@ def run(cycles: int, pg_admin: str, redis_url: str) -> dict[str, object]:
         r.delete(EVENTS_STREAM, COMMANDS_STREAM)
         r.close()
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(pg_admin, name)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from bench.common import emit, time_calls
 from core import migrate
 from core.config import Settings
-from core.db import make_engine
+from core.db import create_database, drop_database, make_engine
 from core.engines import normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
 from core.seed import seed
 
@@ -52,10 +52,7 @@ PHONE_SQL = sa.text("SELECT id, list_id FROM leads WHERE phone_e164 = :phone")
 
 def run(admin_url: str, leads: int, runs: int) -> dict[str, object]:
     name = f"pyd_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = create_database(admin_url, name)
     engine = make_engine(url)
     try:
         started = time.monotonic()
@@ -101,9 +98,7 @@ def run(admin_url: str, leads: int, runs: int) -> dict[str, object]:
         }
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(admin_url, name)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from bench.common import emit, percentile
 from core import events as ev
 from core import migrate
 from core.config import Settings
-from core.db import make_engine
+from core.db import create_database, drop_database, make_engine
 from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
 from core.seed import seed
 from dialer.aggregator import CALL_EVENTS
@@ -113,10 +113,7 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
     from playwright.sync_api import sync_playwright
 
     name = f"pyd_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = create_database(admin_url, name)
     engine = make_engine(url)
     procs: list[subprocess.Popen] = []
     try:
@@ -248,9 +245,7 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
             except subprocess.TimeoutExpired:
                 proc.kill()
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(admin_url, name)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from bench.common import emit, percentile, time_calls
 from core import migrate
 from core.config import Settings
-from core.db import make_engine
+from core.db import create_database, drop_database, make_engine
 from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
 from core.seed import seed
 
@@ -126,10 +126,7 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace) -> dict[str, o
     from app.live import ACTIVE_AGENTS_KEY, AGENT_KEY, query_counts
 
     name = f"pyd_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = create_database(admin_url, name)
     engine = make_engine(url)
     server = None
     try:
@@ -170,9 +167,7 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace) -> dict[str, o
         if server is not None:
             server.shutdown()
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(admin_url, name)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,3 +39,29 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def create_database(admin_url: str, name: str) -> str:
+    """Create an empty database ``name`` on the server of ``admin_url``; return its URL.
+
+    For tests and benchmarks that want a scratch database next to an existing one.
+    """
+    admin = create_engine(normalize_postgres_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return sa.engine.make_url(normalize_postgres_url(admin_url)).set(database=name).render_as_string(
+        hide_password=False
+    )
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop ``name`` (if it exists), disconnecting whoever still uses it."""
+    admin = create_engine(normalize_postgres_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.config import Settings
+from core.db import create_database, drop_database
 from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres
 
 ARTIFACTS = Path(os.environ.get("PYDIALER_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
@@ -60,19 +61,7 @@ def embedded_pg_admin_url(data_dir: Path) -> Iterator[str]:
 def _fresh_database(admin_url: str) -> tuple[str, str]:
     """Create an empty database next to ``admin_url``'s and return (its URL, its name)."""
     name = f"pyd_test_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    url = sa.engine.make_url(admin_url).set(database=name)
-    return url.render_as_string(hide_password=False), name
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    return create_database(admin_url, name), name
 
 
 @pytest.fixture(scope="session", params=_pg_params())
@@ -84,7 +73,7 @@ def pg_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
         admin = normalize_postgres_url(os.environ["TEST_DATABASE_URL"])
     url, name = _fresh_database(admin)
     yield url
-    _drop_database(admin, name)
+    drop_database(admin, name)
 
 
 @pytest.fixture()
@@ -93,7 +82,7 @@ def empty_pg_url(request: pytest.FixtureRequest, pg_server_url: str) -> Iterator
     admin = sa.engine.make_url(pg_server_url).set(database="postgres").render_as_string(hide_password=False)
     url, name = _fresh_database(admin)
     yield url
-    _drop_database(admin, name)
+    drop_database(admin, name)
 
 
 @pytest.fixture(scope="session")
