@@ -165,7 +165,8 @@ def test_overdialing_campaign_drops_with_safe_harbor_end_to_end(request, db_comm
     assert stats["abandons"] >= len(dropped)
 
 
-def test_campaign_with_virtual_agents_against_the_simulator(request, db_committed, redis_url, redis_client, tmp_path):
+def test_campaign_with_virtual_agents_against_the_simulator(request, db_committed, redis_url, redis_client, tmp_path,
+                                                            ch_client):
     _same_flavour(request)
     engine = db_committed
     campaign_id, agents = run_campaign(engine, redis_url, tmp_path, agents_n=3, run_s=RUN_S, dial_method="ratio",
@@ -181,21 +182,14 @@ def test_campaign_with_virtual_agents_against_the_simulator(request, db_committe
     assert any(a.disposition_code for a in attempts), "virtual agents dispositioned"
     assert all(live.agent(a.agent_id).state is AgentState.LOGGED_OUT for a in agents.agents)
 
-    # The relay ships them to ClickHouse: one row per call.
+    # The relay ships them to ClickHouse: one row per call. (The session's chdb engine: chdb takes
+    # one data folder per process, so a test must not open a folder of its own.)
     from analytics.cdr import insert_cdrs
-    from analytics.client import get_client
-    from analytics.schema import Migrator
-    from core.config import Settings
 
-    client = get_client(Settings.from_env({"PYDIALER_DATA_DIR": str(tmp_path / "ch")}), database="")
-    try:
-        Migrator(client, "pydialer").up()
-        client.database = "pydialer"
-        while cdr.relay_cdrs(engine, lambda rows: insert_cdrs(client, rows), batch=10):
-            pass
-        ids = [uuid.UUID(str(a.call_id)) for a in attempts]
-        total, unique = client.query("SELECT count(), uniqExact(call_id) FROM cdr FINAL WHERE call_id IN {ids:Array(UUID)}",
-                                     parameters={"ids": ids}).result_rows[0]
-        assert (total, unique) == (len(attempts), len(attempts))
-    finally:
-        client.close()
+    while cdr.relay_cdrs(engine, lambda rows: insert_cdrs(ch_client, rows), batch=10):
+        pass
+    ids = [uuid.UUID(str(a.call_id)) for a in attempts]
+    total, unique = ch_client.query(
+        "SELECT count(), uniqExact(call_id) FROM cdr FINAL WHERE call_id IN {ids:Array(UUID)}",
+        parameters={"ids": ids}).result_rows[0]
+    assert (total, unique) == (len(attempts), len(attempts))
