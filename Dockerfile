@@ -1,5 +1,5 @@
-# One image for every PyDialer process (web, worker, beat, telephony, media); docker-compose.yml
-# picks the command. Production uses real servers (DATABASE_URL, REDIS_URL, CLICKHOUSE_URL).
+# One image for every PyDialer process (web, worker, beat, telephony, ingest, aggregator, migrate);
+# docker-compose.yml picks the command. Production uses real servers (DATABASE_URL, REDIS_URL, CLICKHOUSE_URL).
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYDIALER_DATA_DIR=/var/lib/pydialer
 RUN apt-get update \

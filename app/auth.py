@@ -21,6 +21,7 @@ import flask
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import select
 
+from app import registry
 from app.services import get_services
 from app.throttle import AccountState, IpThrottle, after_failure, is_locked
 from core import audit
@@ -133,6 +134,23 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+#: Where a role lands after sign-in when it asked for no particular page (no ``next``, or ``/``,
+#: which is what the guard sends for a bare ``http://host:port``). The floor roles land on live
+#: data; admins (who set things up) and agents keep the start page with their links.
+LANDING_BY_ROLE: Mapping[str, str] = {"supervisor": "/wallboard", "manager": "/wallboard"}
+
+
+def landing_page(role: str | None, target: str | None) -> str:
+    """The page to send a just-signed-in ``role`` to: its ``next`` if it named one, else the
+    role's landing page, if the role may open it (a page dropped from the registry falls back to ``/``)."""
+    wanted = safe_next(target)
+    if wanted != "/":
+        return wanted
+    landing = LANDING_BY_ROLE.get(role or "", "/")
+    spec = registry.page_for_path(landing)
+    return landing if spec is not None and spec.allows(role) else "/"
 
 
 # --- the login attempt itself (no Flask request objects below this line but ``ip``) ----------
@@ -250,7 +268,7 @@ def login_view() -> flask.Response:
     request = flask.request
     next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
-        return flask.redirect(next_url)  # type: ignore[return-value]
+        return flask.redirect(landing_page(current_user.role, next_url))  # type: ignore[return-value]
     if request.method == "GET":
         return _render_login(None, "", next_url)
 
@@ -268,7 +286,7 @@ def login_view() -> flask.Response:
     login_user(result.user)
     csrf_token()
     logger.info("login %s (%s) from %s", result.user.username, result.user.role, request.remote_addr)
-    return flask.redirect(next_url)  # type: ignore[return-value]
+    return flask.redirect(landing_page(result.user.role, next_url))  # type: ignore[return-value]
 
 
 def logout_view() -> flask.Response:

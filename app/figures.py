@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -88,20 +89,45 @@ def dispositions_figure(frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def abandon_figure(frame: pd.DataFrame) -> go.Figure:
-    """Daily abandon rate, the 30-day rolling rate and the target line (``kpis.abandon_trend``)."""
-    title = "Abandon rate (FTC: abandons / live answers, 30-day rolling)"
+ABANDON_MAX_LINES = 5  # more campaigns than this: only the worst (closest to / over target) are drawn
+
+
+def worst_campaigns(frame: pd.DataFrame, limit: int = ABANDON_MAX_LINES) -> list[int]:
+    """Campaign ids ordered by their worst day's rolling rate minus target (most at risk first)."""
+    margin = (frame["rolling_30d"] - frame["target"]).groupby(frame["campaign_id"]).max().fillna(-math.inf)
+    return [int(c) for c in margin.sort_values(ascending=False, kind="stable").index[:limit]]
+
+
+def abandon_figure(frame: pd.DataFrame, names: Mapping[int, str] | None = None) -> go.Figure:
+    """Daily abandon rate of the selection (bars), and per campaign its 30-day rolling rate (line)
+    against its own target (dashed, same colour) -- the FTC limit is per campaign
+    (``kpis.abandon_trend``). With many campaigns only the :data:`ABANDON_MAX_LINES` worst are drawn."""
+    title = "Abandon rate (FTC: abandons / live answers, 30-day rolling, per campaign)"
     if frame.empty:
         return empty_figure(title)
+    names = names or {}
     fig = _base(title, yaxis={"tickformat": ".1%", "rangemode": "tozero"}, legend={"orientation": "h", "y": -0.2})
-    fig.add_trace(go.Bar(x=frame["day"], y=frame["rate"], name="daily", marker_color="#93c5fd",
-                         customdata=frame[["contacts", "abandoned"]].astype(int).to_numpy().tolist(),
+    daily = frame.groupby("day", as_index=False)[["contacts", "abandoned"]].sum()
+    rate = (daily["abandoned"] / daily["contacts"].replace(0, math.nan)).astype(float)
+    fig.add_trace(go.Bar(x=daily["day"], y=rate, name="daily (selection)", marker_color="#cbd5e1",
+                         customdata=daily[["contacts", "abandoned"]].astype(int).to_numpy().tolist(),
                          hovertemplate="%{x|%Y-%m-%d}: %{y:.2%} (%{customdata[1]} of %{customdata[0]})<extra></extra>"))
-    fig.add_trace(go.Scatter(x=frame["day"], y=frame["rolling_30d"], name="30-day rolling", mode="lines+markers",
-                             line={"color": "#1d4ed8", "width": 2}))
-    target = float(frame["target"].iloc[0])
-    fig.add_trace(go.Scatter(x=frame["day"], y=[target] * len(frame), name=f"target {target:.0%}", mode="lines",
-                             line={"color": "#dc2626", "dash": "dash"}))
+    shown = worst_campaigns(frame)
+    for i, campaign_id in enumerate(shown):
+        rows = frame[frame["campaign_id"] == campaign_id]
+        label = names.get(campaign_id, f"campaign {campaign_id}")
+        color = PALETTE[i % len(PALETTE)]
+        target = float(rows["target"].iloc[0])
+        fig.add_trace(go.Scatter(x=rows["day"], y=rows["rolling_30d"], name=f"{label} 30-day", mode="lines+markers",
+                                 line={"color": color, "width": 2}, customdata=[campaign_id] * len(rows),
+                                 hovertemplate=f"{label}: %{{y:.2%}} (30-day)<extra></extra>"))
+        fig.add_trace(go.Scatter(x=rows["day"], y=[target] * len(rows), name=f"{label} target {target:.1%}",
+                                 mode="lines", line={"color": color, "dash": "dash", "width": 1},
+                                 hovertemplate=f"{label} target {target:.1%}<extra></extra>"))
+    hidden = frame["campaign_id"].nunique() - len(shown)
+    if hidden > 0:
+        fig.add_annotation(text=f"{hidden} more campaign(s) further below target not drawn", showarrow=False,
+                           xref="paper", yref="paper", x=1, y=1.08, xanchor="right", font={"size": 11})
     return fig
 
 

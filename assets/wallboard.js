@@ -10,7 +10,7 @@
 (function () {
   "use strict";
   var STALE_MS = 4000;
-  var ROTATE_MS = 15000;
+  var ROTATE_MS = 15000;  // TV rotation; the page's ?rotate=<s> overrides it (data-rotate-ms)
   var PUSH_URL = "/api/push/wallboard";
   var board = null;
 
@@ -57,8 +57,9 @@
     this.failures = 0;
     this.es = null;
     this.reopenTimer = null;
+    this.rotateMs = Number(root.getAttribute("data-rotate-ms")) || ROTATE_MS;
     this.rotateIndex = 0;
-    this.rotateAt = Date.now() + ROTATE_MS;
+    this.rotateAt = Date.now() + this.rotateMs;
     if (this.tv) document.body.classList.add("wb-tv");
     var self = this;
     this.onClick = function (ev) { self.click(ev); };
@@ -117,7 +118,7 @@
     }
     setText(document.getElementById("wallboard-clock"), new Date().toLocaleTimeString());
     if (this.tv && !this.fixed && this.snapshot && Date.now() >= this.rotateAt) {
-      this.rotateAt = Date.now() + ROTATE_MS;
+      this.rotateAt = Date.now() + this.rotateMs;
       this.rotateIndex += 1;
       this.render();
     }
@@ -160,12 +161,14 @@
     if (tiles) tiles.classList.toggle("wb-hot", (c.calls.waiting || 0) > 0);
   };
   Board.prototype.gauges = function (c) {
-    var target = c.abandon.target || 0.03;
+    // The colour step (ok / warn / crit) is the aggregator's (snapshot abandon.levels, the same
+    // thresholds as the alerts); here only the bar's width: rate / (2 x target), target mid-track.
+    var target = c.abandon.target || 0.03, levels = c.abandon.levels || {};
     var nodes = this.root.querySelectorAll("[data-gauge]");
     for (var i = 0; i < nodes.length; i++) {
-      var g = nodes[i], rate = get(c, g.getAttribute("data-gauge"));
+      var g = nodes[i], key = g.getAttribute("data-gauge"), rate = get(c, key);
       var width = rate == null ? 0 : Math.min(100, (rate / (2 * target)) * 100);
-      var level = rate == null ? "none" : rate >= target ? "crit" : rate >= 0.8 * target ? "warn" : "ok";
+      var level = rate == null ? "none" : (levels[key.split(".").pop()] || "none");
       var fill = g.querySelector(".wb-gauge-fill");
       var w = width.toFixed(1) + "%";
       if (fill.style.width !== w) fill.style.width = w;

@@ -11,6 +11,16 @@ Also reported: CPU of the web and aggregator processes (psutil) over a quiet win
 boards connected (heartbeat snapshots every second), per connected board, and PostgreSQL
 transactions per second during that window (the point: boards cost the database nothing).
 
+``web_requests_quiet_window`` counts the HTTP requests the web server answered during that
+window, from its own request log (the web process runs with ``LOG_LEVEL=INFO`` so werkzeug logs
+one line per request). It should be 0: boards hold one SSE stream each and never poll. The
+counter is checked on every run: after the window the bench sends :data:`PROBE_REQUESTS`
+requests and the log must show exactly that many, or the bench fails (a counter that cannot see
+requests would report 0 whatever the boards do).
+
+Which snapshot made each change visible is read from the raw SSE client (``cause``: ``event``,
+``follow_up`` or ``heartbeat``), so the latency is known to be the event path's.
+
 ``python -m bench.wallboard --boards 50`` (default 50; ``--boards 5`` for a quick run).
 """
 
@@ -19,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -47,6 +58,9 @@ from dialer.live import ACTIVE_AGENTS, LiveState, agent_key
 from telephony.streams import encode
 
 PASSWORD = "bench-pass-1"
+PROBE_REQUESTS = 3
+# werkzeug's access line: 127.0.0.1 - - [date] "GET /path HTTP/1.1" 200 -
+REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) HTTP/[\d.]+"')
 ROOT = Path(__file__).resolve().parents[1]
 OBSERVER_JS = """
 () => {
@@ -76,7 +90,16 @@ def wait_port(port: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"port {port} did not open")
 
 
-def sse_reader(base: str, cookies: list[dict], user_agent: str, cid: int, log: list[tuple[int, float]],
+def requests_in(path: Path, offset: int) -> tuple[list[str], int]:
+    """The request paths logged in ``path`` after byte ``offset``; returns (paths, new offset)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode(errors="replace")
+        end = handle.tell()
+    return [m.group(2) for m in REQUEST_LINE.finditer(text)], end
+
+
+def sse_reader(base: str, cookies: list[dict], user_agent: str, cid: int, log: list[tuple[int, float, str]],
                stop: threading.Event) -> None:
     """A raw SSE client (no browser): when did the server push each new "ringing" count?"""
     jar = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
@@ -95,7 +118,7 @@ def sse_reader(base: str, cookies: list[dict], user_agent: str, cid: int, log: l
                 snap = json.loads(line[6:])
                 c = next((x for x in snap["campaigns"] if x["id"] == cid), None)
                 if c is not None:
-                    log.append((c["calls"]["ringing"], time.time() * 1000))
+                    log.append((c["calls"]["ringing"], time.time() * 1000, str(snap.get("cause", "?"))))
 
 
 def cpu_s(proc: psutil.Process) -> float:
@@ -133,8 +156,9 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
         port = free_port()
         env = {**os.environ, "PYDIALER_DATA_DIR": str(tmp), "DATABASE_URL": url, "REDIS_URL": redis_url,
                "SECRET_KEY": "bench-secret", "DEMO_PASSWORD": PASSWORD, "WEB_PORT": str(port), "LOG_LEVEL": "WARNING"}
+        web_env = {**env, "LOG_LEVEL": "INFO"}  # werkzeug's request lines: the request counter
         with open(tmp / "web.log", "wb") as web_log, open(tmp / "aggregator.log", "wb") as agg_log:
-            procs.append(subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env, stdout=web_log,
+            procs.append(subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=web_env, stdout=web_log,
                                           stderr=subprocess.STDOUT))
             procs.append(subprocess.Popen([sys.executable, "-m", "dialer.aggregator"], cwd=ROOT, env=env,
                                           stdout=agg_log, stderr=subprocess.STDOUT))
@@ -165,12 +189,12 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
                                     " document.querySelector(\"[data-key='calls.ringing']\").innerText !== '–'",
                                     timeout=60_000)
                 p.evaluate(OBSERVER_JS)
-            sse_log: list[tuple[int, float]] = []
+            sse_log: list[tuple[int, float, str]] = []
             stop_sse = threading.Event()
             threading.Thread(target=sse_reader, args=(base, state["cookies"], user_agent, cid, sse_log, stop_sse),
                              daemon=True).start()
             time.sleep(2.0)
-            log_lines = (tmp / "web.log").read_text(errors="replace").count("\n")
+            _, offset = requests_in(tmp / "web.log", 0)
             # quiet window: every board connected, heartbeat snapshots only
             x0, w0, a0, t0 = xacts(engine, name), cpu_s(web), cpu_s(agg), time.monotonic()
             time.sleep(args.quiet_s)
@@ -178,7 +202,18 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
             web_pct = (cpu_s(web) - w0) / elapsed * 100
             agg_pct = (cpu_s(agg) - a0) / elapsed * 100
             tps = (xacts(engine, name) - x0) / elapsed
-            requests_quiet = (tmp / "web.log").read_text(errors="replace").count("\n") - log_lines
+            quiet_paths, offset = requests_in(tmp / "web.log", offset)
+            for _ in range(PROBE_REQUESTS):  # the counter must see requests, or its 0 means nothing
+                with urllib.request.urlopen(f"{base}/login?probe=1", timeout=10) as resp:
+                    resp.read()
+            deadline = time.monotonic() + 5
+            probed: list[str] = []
+            while time.monotonic() < deadline and len(probed) < PROBE_REQUESTS:
+                time.sleep(0.1)
+                seen, offset = requests_in(tmp / "web.log", offset)
+                probed += seen
+            if [p_ for p_ in probed if "probe=1" in p_] != ["/login?probe=1"] * PROBE_REQUESTS:
+                raise RuntimeError(f"request counter broken: sent {PROBE_REQUESTS} probes, logged {probed}")
             live = LiveState(r)
             baseline = len(r.zrange(f"pyd:campaign:{cid}:calls:dialing", 0, -1))
             baseline += len(r.zrange(f"pyd:campaign:{cid}:calls:ringing", 0, -1))
@@ -206,11 +241,12 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
                         missed += 1
             browser.close()
             stop_sse.set()
-        server_push = []
+        server_push, causes = [], {}
         for expected, at_ms in sent:
-            seen = [ts for count, ts in sse_log if count == expected]
+            seen = [(ts, cause) for count, ts, cause in sse_log if count == expected]
             if seen:
-                server_push.append(seen[0] - at_ms)
+                server_push.append(seen[0][0] - at_ms)
+                causes[seen[0][1]] = causes.get(seen[0][1], 0) + 1
         return {
             "bench": "wallboard",
             "boards": args.boards,
@@ -227,7 +263,10 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
                 "samples": len(server_push), "p50": round(percentile(server_push, 50), 1),
                 "p95": round(percentile(server_push, 95), 1), "max": round(max(server_push), 1) if server_push else None,
             },
-            "web_requests_quiet_window": requests_quiet,
+            "pushed_by": causes,  # which snapshot first showed each new count (raw SSE client)
+            "web_requests_quiet_window": len(quiet_paths),
+            "web_requests_quiet_paths": sorted(set(quiet_paths))[:10],
+            "request_counter_probe": {"sent": PROBE_REQUESTS, "counted": len(probed)},
             "quiet_window_s": round(elapsed, 1),
             "cpu_percent_quiet": {"web": round(web_pct, 2), "aggregator": round(agg_pct, 2),
                                   "web_per_board": round(web_pct / max(1, args.boards), 3)},

@@ -32,10 +32,10 @@ class PbxServer:
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = "pydialer"
-    ami_secret: str = "pydialer"
+    ami_secret: str = field(default="pydialer", repr=False)  # settings get logged: no secrets in repr
     ari_url: str = "http://127.0.0.1:8088"
     ari_username: str = "pydialer"
-    ari_password: str = "pydialer"
+    ari_password: str = field(default="pydialer", repr=False)
     ari_app: str = "pydialer"
 
     @classmethod
@@ -154,6 +154,8 @@ class Settings:
     redis_url: str | None = None
     clickhouse_url: str | None = None
     clickhouse_database: str = "pydialer"
+    # The read-only user of sql/clickhouse/roles/readonly.sql, for /sql on a real server (optional).
+    clickhouse_readonly_url: str | None = field(default=None, repr=False)
     secret_key: str = field(default="", repr=False)
     ai_webhook_secret: str = field(default="", repr=False)
     openai_api_key: str | None = field(default=None, repr=False)
@@ -192,6 +194,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             clickhouse_url=env.get("CLICKHOUSE_URL") or None,
             clickhouse_database=env.get("CLICKHOUSE_DATABASE") or "pydialer",
+            clickhouse_readonly_url=env.get("CLICKHOUSE_READONLY_URL") or None,
             secret_key=env.get("SECRET_KEY") or _secret(data_dir, "secret_key"),
             ai_webhook_secret=env.get("AI_WEBHOOK_SECRET") or _secret(data_dir, "ai_webhook_secret"),
             openai_api_key=env.get("OPENAI_API_KEY") or None,

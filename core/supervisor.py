@@ -14,6 +14,7 @@ The supervisor only runs commands (``python -m ...``); it imports none of the pa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import selectors
@@ -22,12 +23,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.config import Settings
 from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres
 
 logger = logging.getLogger("supervisor")
+
+#: How long a child gets between SIGTERM and SIGKILL. A Celery worker's warm shutdown waits for
+#: the running pacing lease (minutes), so it is the one that usually needs the kill.
+STOP_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -185,17 +191,24 @@ class Supervisor:
                 continue
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop in 10 s; killing it", program.name)
-                proc.kill()
-                proc.wait()
+                logger.warning("%s did not stop in %.0f s; killing it", program.name, STOP_TIMEOUT_S)
+            # Each child leads its own process group (start_new_session): killing the group also
+            # takes whatever it forked (Celery's pool processes), which would outlive a bare kill.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             self.pump(0)
 
-    def serve(self, programs: list[Program]) -> None:
+    def serve(self, programs: list[Program], on_ready: Callable[[], None] | None = None) -> None:
         for program in programs:
+            if self.stopping:  # Ctrl-C while starting: start nothing more
+                return
             self.start_program(program)
             self.programs.append(program)
+        if on_ready is not None:
+            on_ready()
         while not self.stopping:
             self.pump(0.5)
             self.check_children()
@@ -240,21 +253,22 @@ def _port_of(url: str, default: int) -> int:
     return urlsplit(url).port or default
 
 
-def print_banner(settings: Settings) -> None:
+def banner(settings: Settings, *, demo: bool) -> str:
+    """What `make run` prints once the suite is up: where to go and who to sign in as."""
     url = f"http://{settings.web_host}:{settings.web_port}"
-    pw = settings.demo_password
-    print(
-        "\n"
-        "  PyDialer is running.\n"
-        f"    Open {url}\n"
-        "    Logins (password for all: DEMO_PASSWORD, here {pw!r}):\n"
-        "      admin       (admin: everything)\n"
-        "      manager     (campaigns, lists, analytics)\n"
-        "      supervisor  (live operations)\n"
-        "      agent01 ... agent20\n"
-        "    Ctrl-C stops everything.\n".replace("{pw!r}", repr(pw)),
-        flush=True,
-    )
+    lines = ["", "  PyDialer is running.", f"    Open {url}"]
+    if demo:
+        lines += [
+            f"    Logins (password for all: DEMO_PASSWORD, here {settings.demo_password!r}):",
+            "      admin       (admin: everything)",
+            "      manager     (campaigns, lists, analytics)",
+            "      supervisor  (live operations: lands on the wallboard)",
+            "      agent01 ... agent20",
+        ]
+    else:
+        lines.append("    No demo data (--no-demo): only users already in the database can sign in.")
+    lines += ["    Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +279,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not start the PBX simulator (PBX_SERVERS points at real Asterisk servers)")
     parser.add_argument("--agents", type=int, default=12, help="virtual agents working the demo campaign")
     parser.add_argument("--agents-campaign", default="Solar Outreach", help="campaign the virtual agents work")
+    parser.add_argument("--demo-leads", type=int, default=50_000,
+                        help="leads the demo seed creates (default 50000; fewer starts faster, e.g. for tests)")
     args = parser.parse_args(argv)
+    if args.demo_leads < 1:
+        parser.error("--demo-leads must be at least 1")
+    if args.agents < 0:
+        parser.error("--agents must be 0 or more")
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s supervisor  | %(message)s")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO
@@ -284,10 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         sup.run_step("migrating PostgreSQL", python_module("core.migrate", "upgrade"))
         sup.run_step("applying the ClickHouse schema", python_module("analytics.schema", "up"))
         if sup.demo:
-            sup.run_step("seeding the demo (once)", python_module("core.seed"))
+            sup.run_step("seeding the demo (once)", python_module("core.seed", "--leads", str(args.demo_leads)))
         programs = suite_programs(settings, args)
-        print_banner(settings)
-        sup.serve(programs)
+        # The banner comes once the web port accepts (and the rest has started), so the URL it
+        # prints works the moment it is shown.
+        sup.serve(programs, on_ready=lambda: print(banner(settings, demo=sup.demo), flush=True))
     finally:
         logger.info("stopping ...")
         sup.stop_all()

@@ -7,27 +7,44 @@ Two regulators, two figures:
   are not in the denominator.
 * UK Ofcom persistent-misuse statement (2016, §A1.72-A1.77): abandoned calls ≤ 3 % of live calls
   per campaign *per 24 hours*, and calls an AMD classed as machine that were really people (AMD
-  false positives) count as abandoned: where we know of one (an agent's disposition, a callback
-  complaint) it is recorded with :meth:`AbandonTracker.record_amd_false_positive`.
+  false positives) count as abandoned. Where one is *known* (an agent's disposition, a callback
+  complaint) :meth:`AbandonTracker.record_amd_false_positive` records it; the production counters use
+  the estimate described below, because per call the truth is unknowable.
 
-The hysteresis guard on the 30-day head-room lives in :mod:`dialer.pacing.guard` (the pacing
-helper's :class:`~dialer.pacing.guard.AbandonGuard`, fed through ``policy.set_compliance_state``).
-This module adds the figures it is fed with (pure tracker + Redis day buckets + the exact
-PostgreSQL query) and a *cost-aware* check for one tick: clamp to progressive when the remaining
-budget ``target × answers − abandons`` is smaller than what this tick's over-dial could cost if
-every surplus call were answered by a person and found no agent.
+The per-tick guard (:class:`~dialer.pacing.guard.TickGuard`, applied through
+:func:`~dialer.pacing.guard.guarded_calls` by the loop *and* by ``dialer.simulate``) clamps a tick to
+progressive when the window's remaining budget ``target × answers − abandons`` cannot cover what the
+tick could cost: the people already waiting plus the surplus calls times the observed human answer
+rate (pessimistic prior for a young campaign). This module holds the figures it is fed with: the
+pure tracker, the Redis counters every process shares, and the exact PostgreSQL query.
+
+AMD false positives (Ofcom): the dialer cannot know which machine verdict was a person, so each live
+answer AMD passed as human adds the *estimate* ``r / (1 − r)`` false positives (``r`` = the engine's
+false-positive rate on live speech, :data:`DEFAULT_AMD_FALSE_POSITIVE_RATE` = 1 % unless the loop is told
+otherwise; see :func:`~dialer.pacing.guard.amd_false_positive_estimate`). Ofcom's guidance accepts a
+reasoned estimate where the exact count is unknowable.
+
+Windows: the FTC figure sums UTC-day buckets (today plus the 29 previous days; the exact figure is
+:func:`pg_figures`); the Ofcom figure is a *rolling* 24 h, summed from 10-minute buckets (the 145
+buckets that cover at least the last 24 h, at most 24 h 10 min), not the calendar day.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 import sqlalchemy as sa
+
+from dialer.pacing.guard import (  # noqa: F401 - re-exported: the figures and the guard the loop applies
+    DEFAULT_AMD_FALSE_POSITIVE_RATE,
+    AbandonFigures,
+    TickGuard,
+    amd_false_positive_estimate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,27 +52,6 @@ DAY_S = 86_400.0
 FTC_WINDOW_S = 30 * DAY_S
 OFCOM_WINDOW_S = DAY_S
 BUCKET_TTL_S = 32 * 86_400
-
-
-@dataclass(frozen=True)
-class AbandonFigures:
-    answers: int  # live (human) answers
-    abandons: int
-    amd_false_positives: int = 0
-
-    @property
-    def rate(self) -> float:
-        return self.abandons / self.answers if self.answers else 0.0
-
-    @property
-    def ofcom_rate(self) -> float:
-        """Ofcom counts an AMD false positive as a live call that was abandoned."""
-        live = self.answers + self.amd_false_positives
-        return (self.abandons + self.amd_false_positives) / live if live else 0.0
-
-    def budget(self, target: float) -> float:
-        """Abandons still allowed before the rate crosses ``target`` (negative: already over)."""
-        return target * self.answers - self.abandons
 
 
 class AbandonTracker:
@@ -99,35 +95,19 @@ class AbandonTracker:
         return self.figures(now, OFCOM_WINDOW_S)
 
 
-def tick_cost(proposed: int, progressive: int, human_answer_rate: float = 1.0) -> float:
-    """Abandons one tick could add in the worst case: every call beyond one per idle agent, answered."""
-    if not 0 <= human_answer_rate <= 1:
-        raise ValueError("human_answer_rate must be within [0, 1]")
-    return max(0, proposed - max(progressive, 0)) * human_answer_rate
+# --- Redis buckets (fast, shared by every process) ----------------------------------------------
 
-
-def clamp_for_tick(
-    proposed: int, progressive: int, figures: AbandonFigures, target: float, human_answer_rate: float = 1.0
-) -> tuple[int, bool]:
-    """(calls to place, clamped?): progressive when this tick's over-dial could overspend the budget.
-
-    ``progressive`` (idle agents minus calls already ringing/waiting) cannot abandon a call, so it
-    is always allowed; only the surplus is at risk.
-    """
-    if not 0 < target < 1:
-        raise ValueError("target must be in (0, 1)")
-    if proposed <= progressive:
-        return proposed, False
-    if figures.budget(target) < tick_cost(proposed, progressive, human_answer_rate):
-        return max(progressive, 0), True
-    return proposed, False
-
-
-# --- Redis day buckets (fast, shared by every process) -------------------------------------------
+SLOT_S = 600  # Ofcom rolling-24 h granularity
+SLOT_TTL_S = int(DAY_S) + 2 * SLOT_S
+FIELDS = ("answers", "abandons", "amd_fp")
 
 
 def _bucket_key(campaign_id: int, day: str) -> str:
     return f"pyd:campaign:{campaign_id}:abandon:{day}"
+
+
+def _slot_key(campaign_id: int, slot: int) -> str:
+    return f"pyd:campaign:{campaign_id}:abandon:s{slot}"
 
 
 def _day(ts: float) -> str:
@@ -135,32 +115,50 @@ def _day(ts: float) -> str:
 
 
 class RedisAbandonCounts:
-    """Per-campaign, per-UTC-day counters ``answers`` / ``abandons`` / ``amd_fp`` (32-day TTL).
+    """Per-campaign counters ``answers`` / ``abandons`` / ``amd_fp`` (a float: estimated) in two layouts.
 
-    Day granularity: the 30-day figure covers today plus the 29 previous UTC days, the same
-    approximation as :class:`dialer.pacing.guard.RollingAbandonWindow`; the exact figure comes
-    from :func:`pg_figures`.
+    * UTC-day hashes (32-day TTL) for the 30-day FTC figure: today plus the 29 previous UTC days, the
+      same approximation as :class:`dialer.pacing.guard.RollingAbandonWindow`;
+    * 10-minute hashes (≈ 24 h TTL) for the rolling 24 h Ofcom figure.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self.r: Any = client
 
-    def record(self, campaign_id: int, now: float, *, answers: int = 0, abandons: int = 0, amd_fp: int = 0) -> None:
-        key = _bucket_key(campaign_id, _day(now))
+    def record(self, campaign_id: int, now: float, *, answers: int = 0, abandons: int = 0,
+               amd_fp: float = 0.0) -> None:
+        day_key = _bucket_key(campaign_id, _day(now))
+        slot_key = _slot_key(campaign_id, int(now // SLOT_S))
         with self.r.pipeline() as pipe:
-            for name, n in (("answers", answers), ("abandons", abandons), ("amd_fp", amd_fp)):
-                if n:
-                    pipe.hincrby(key, name, n)
-            pipe.expire(key, BUCKET_TTL_S)
+            for key, ttl in ((day_key, BUCKET_TTL_S), (slot_key, SLOT_TTL_S)):
+                for name, n in (("answers", answers), ("abandons", abandons)):
+                    if n:
+                        pipe.hincrby(key, name, n)
+                if amd_fp:
+                    pipe.hincrbyfloat(key, "amd_fp", amd_fp)
+                pipe.expire(key, ttl)
             pipe.execute()
 
     def figures(self, campaign_id: int, now: float, days: int = 30) -> AbandonFigures:
+        """``days=1`` is the rolling 24 h (Ofcom); otherwise the last ``days`` UTC days."""
+        if days == 1:
+            return self.rolling_24h(campaign_id, now)
+        return self._sum([_bucket_key(campaign_id, _day(now - back * DAY_S)) for back in range(days)])
+
+    def rolling_24h(self, campaign_id: int, now: float) -> AbandonFigures:
+        last = int(now // SLOT_S)
+        first = int((now - DAY_S) // SLOT_S)  # the slot holding now − 24 h: included (at least 24 h)
+        return self._sum([_slot_key(campaign_id, s) for s in range(first, last + 1)])
+
+    def _sum(self, keys: list[str]) -> AbandonFigures:
         with self.r.pipeline(transaction=False) as pipe:
-            for back in range(days):
-                pipe.hmget(_bucket_key(campaign_id, _day(now - back * DAY_S)), "answers", "abandons", "amd_fp")
+            for key in keys:
+                pipe.hmget(key, *FIELDS)
             rows = pipe.execute()
-        totals = [sum(int(row[i] or 0) for row in rows) for i in range(3)]
-        return AbandonFigures(*totals)
+        answers = sum(int(row[0] or 0) for row in rows)
+        abandons = sum(int(row[1] or 0) for row in rows)
+        fp = sum(float(row[2] or 0.0) for row in rows)
+        return AbandonFigures(answers, abandons, fp)
 
 
 # --- PostgreSQL (the system of record) -----------------------------------------------------------
@@ -171,14 +169,19 @@ LIVE_ANSWER_OUTCOMES = ("human", "abandoned")
 _PG_SQL = sa.text(
     """
     SELECT count(*) FILTER (WHERE outcome IN ('human', 'abandoned')) AS answers,
-           count(*) FILTER (WHERE outcome = 'abandoned') AS abandons
+           count(*) FILTER (WHERE outcome = 'abandoned') AS abandons,
+           count(*) FILTER (WHERE outcome IN ('human', 'abandoned') AND amd_verdict IN ('human', 'notsure'))
+               AS screened
       FROM call_attempts
      WHERE campaign_id = :campaign_id AND answered_at > :since AND answered_at <= :now
     """
 )
 
 
-def pg_figures(conn: sa.Connection, campaign_id: int, now: datetime, window: timedelta) -> AbandonFigures:
-    """Exact figures from finalised call attempts (outcomes written by :mod:`dialer.cdr`)."""
+def pg_figures(conn: sa.Connection, campaign_id: int, now: datetime, window: timedelta,
+               amd_fp_rate: float = DEFAULT_AMD_FALSE_POSITIVE_RATE) -> AbandonFigures:
+    """Exact figures from finalised call attempts (outcomes written by :mod:`dialer.cdr`), with the AMD
+    false-positive estimate over the live answers AMD passed as human (the same rule as the Redis counters)."""
     row = conn.execute(_PG_SQL, {"campaign_id": campaign_id, "since": now - window, "now": now}).one()
-    return AbandonFigures(int(row.answers), int(row.abandons))
+    fp = amd_false_positive_estimate(float(row.screened), amd_fp_rate) if row.screened else 0.0
+    return AbandonFigures(int(row.answers), int(row.abandons), fp)

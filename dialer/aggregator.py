@@ -5,17 +5,24 @@ VICIdial's realtime report re-runs its SQL for every open browser every 4 s (VIC
 
 * it tails the event streams (``pyd:events:calls``, ``pyd:events:agents``,
   ``pyd:events:dial_decisions``) with a blocking ``XREAD`` (no consumer group: it only needs to
-  know *that* something changed, plus bridge/hangup times for the AHT; a missed entry costs at most
-  one second of freshness);
+  know *that* something changed; a missed entry costs at most one heartbeat of freshness);
 * when something changed it rebuilds the snapshot from the Redis live state (:mod:`dialer.live`)
-  at most every :data:`MIN_INTERVAL_S`, and in any case every :data:`MAX_INTERVAL_S` (the time
-  in state ticks, and the boards use the heartbeat to detect a stalled feed);
+  at most every :data:`MIN_INTERVAL_S`, and in any case every ``heartbeat_s`` (default
+  :data:`MAX_INTERVAL_S`: the time in state ticks, and the boards use the heartbeat to detect a
+  stalled feed);
+* every snapshot says why it went out (``cause``: ``start``, ``event``, ``follow_up`` or
+  ``heartbeat``), how many stream entries the aggregator has read (``events_seen``) and the id
+  of the last one (``last_event_id``): a test (or an operator) can tell an event-driven publish
+  from the heartbeat instead of trusting the timing;
 * one more rebuild follows :data:`FOLLOW_UP_S` after an event, because the dialing loop writes
   the live state *after* telephony published the event that woke us; event-driven rebuilds are
   published only when their content changed (each message costs every board a render), the
   heartbeat always;
-* PostgreSQL is read every 30 s (campaigns, names, pause-code limits, hopper refusal breakdown)
-  and once per new lead for the current customer's name: never per viewer;
+* PostgreSQL is read every 30 s (campaigns, names, pause-code limits, hopper refusal breakdown),
+  every :data:`HANDLE_EVERY_S` for today's handle times (AHT = talk + wrap per connected call
+  from ``call_attempts``, the analytics definition; the system of record, so a restarted
+  aggregator shows the same figure) and once per new lead for the current customer's name:
+  never per viewer;
 * it publishes the JSON on the pub/sub channel :data:`CHANNEL` and stores it under
   :data:`SNAPSHOT_KEY` (for a board that connects between two publishes). Pub/sub is fine here:
   a lost message is replaced by the next one within a second (ARCHITECTURE.md keeps streams for
@@ -44,7 +51,7 @@ from dialer.live import AGENT_EVENTS
 from dialer.wallboard import sources
 from dialer.wallboard.alerts import AlertRules
 from dialer.wallboard.snapshot import CampaignFigures, Ratio, build
-from dialer.wallboard.trackers import HandleTimes, HourWindow
+from dialer.wallboard.trackers import HourWindow
 
 logger = logging.getLogger(__name__)
 
@@ -57,26 +64,36 @@ STREAMS = (CALL_EVENTS, AGENT_EVENTS, DECISION_EVENTS)
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 1.0
 FOLLOW_UP_S = 0.15
+MAX_BLOCK_S = 1.0  # one XREAD blocks at most this long: under any client socket timeout, whatever heartbeat_s
 REFERENCE_EVERY_S = 30.0
 REFUSALS_EVERY_S = 30.0
 ABANDON_EVERY_S = 5.0
+HANDLE_EVERY_S = 5.0
+CAUSES = ("start", "event", "follow_up", "heartbeat")
+META_FIELDS = frozenset({"seq", "generated_at", "cause", "events_seen", "last_event_id"})
 
 
 class Aggregator:
-    def __init__(self, engine: sa.Engine, client: redis.Redis, *, rules: AlertRules | None = None) -> None:
+    def __init__(self, engine: sa.Engine, client: redis.Redis, *, rules: AlertRules | None = None,
+                 heartbeat_s: float = MAX_INTERVAL_S) -> None:
+        if heartbeat_s < MIN_INTERVAL_S:
+            raise ValueError(f"heartbeat_s must be >= {MIN_INTERVAL_S}")
         self.engine = engine
+        self.heartbeat_s = heartbeat_s
         self.r: Any = client
         self.rules = rules or AlertRules()
         self.reference = sources.Reference()
         self.leads = sources.LeadNames(engine)
         self.hour = HourWindow()
-        self.handle = HandleTimes()
+        self._handled: dict[int, Ratio] = {}
         self.abandon_counts = RedisAbandonCounts(client)
         self._window: dict[int, Ratio] = {}
         self._refusals: dict[int, dict[str, int]] = {}
         self._at: dict[str, float] = {}
         self._last_ids = {s: "$" for s in STREAMS}
         self.seq = 0
+        self.events_seen = 0
+        self.last_event_id = ""
         self.last_payload = ""
         self._last_content = ""
 
@@ -99,6 +116,12 @@ class Aggregator:
                 days = 1 if info.abandon_window == "ofcom_24h" else 30
                 fig = self.abandon_counts.figures(cid, now, days)
                 self._window[cid] = Ratio(min(fig.abandons, fig.answers), fig.answers)
+        if self._due("handle", HANDLE_EVERY_S, now) or force:
+            try:
+                self._handled = {cid: Ratio(round(seconds), n)
+                                 for cid, (seconds, n) in sources.load_handle_times(self.engine, now).items()}
+            except sa.exc.SQLAlchemyError as exc:
+                logger.warning("wallboard: handle times unreadable, keeping the last ones: %s", exc)
         if self._due("refusals", REFUSALS_EVERY_S, now) or force:
             for cid, info in self.reference.campaigns.items():
                 if not info.active:
@@ -123,33 +146,16 @@ class Aggregator:
         replies = self.r.xread(dict(self._last_ids), block=block_ms, count=1000)
         n = 0
         for stream, entries in replies or ():
-            for entry_id, fields in entries:
+            for entry_id, _fields in entries:
                 self._last_ids[stream] = entry_id
+                self.last_event_id = f"{stream}/{entry_id}"
                 n += 1
-                if stream == CALL_EVENTS:
-                    self._call_event(fields)
+        self.events_seen += n
         return n
-
-    def _call_event(self, fields: dict[str, str]) -> None:
-        try:
-            data = json.loads(fields.get("data") or "{}")
-            kind, call_id = data.get("type"), str(data.get("call_id") or "")
-            at = _epoch(data.get("at"))
-        except (ValueError, TypeError, AttributeError):
-            return  # the telephony consumer dead-letters garbage; we just skip it
-        if not call_id or at is None:
-            return
-        if kind == "call.bridged_to_agent":
-            try:
-                self.handle.bridged(call_id, int(data.get("campaign_id")), at)
-            except (TypeError, ValueError):
-                return
-        elif kind == "call.hangup":
-            self.handle.ended(call_id, at)
 
     # --- the snapshot -------------------------------------------------------------------------
 
-    def snapshot(self, now: float) -> dict[str, Any]:
+    def snapshot(self, now: float, cause: str = "start") -> dict[str, Any]:
         ref = self.reference
         live = sources.read_live(self.r, ref.campaigns, ref.agent_names)
         try:
@@ -164,26 +170,27 @@ class Aggregator:
             info = ref.campaigns.get(cid) or sources.CampaignInfo(cid, f"campaign {cid}")
             stats, pacing = live.stats.get(cid, {}), live.pacing.get(cid, {})
             answers, abandons = self.hour.observe(cid, now, stats.get("humans", 0), stats.get("abandons", 0))
-            handled, count = self.handle.totals(cid, now)
             refusals = self._refusals.get(cid)
             figures.append(CampaignFigures(
                 info=info, calls=live.calls.get(cid, {}), stats=stats,
                 dial_level=_float(pacing.get("dial_level")), hopper_depth=_int(pacing.get("hopper_depth")),
                 dialable=refusals.get("dialable") if refusals else None, refusals=refusals,
                 abandon_hour=Ratio(abandons, answers), abandon_window=self._window.get(cid, Ratio()),
-                handled=Ratio(int(handled), count),
+                handled=self._handled.get(cid, Ratio()),
             ))
         self.hour.forget_except(set(ref.campaigns) | set(live.calls))
         self.seq += 1
-        return build(figures, agents, now, pause_limits=ref.pause_limits, rules=self.rules, seq=self.seq)
+        snap = build(figures, agents, now, pause_limits=ref.pause_limits, rules=self.rules, seq=self.seq)
+        snap.update(cause=cause, events_seen=self.events_seen, last_event_id=self.last_event_id)
+        return snap
 
-    def publish(self, now: float, *, only_if_changed: bool = False) -> str | None:
+    def publish(self, now: float, *, only_if_changed: bool = False, cause: str = "start") -> str | None:
         """Store + broadcast a fresh snapshot; with ``only_if_changed``, skip one whose content
-        (all but ``seq`` / ``generated_at``) equals the last one published: every message costs
-        each connected board a render, and the follow-up usually finds nothing new."""
-        snap = self.snapshot(now)
-        content = json.dumps({k: v for k, v in snap.items() if k not in ("seq", "generated_at")},
-                             separators=(",", ":"))
+        (all but the bookkeeping fields of :data:`META_FIELDS`) equals the last one published:
+        every message costs each connected board a render, and the follow-up usually finds
+        nothing new."""
+        snap = self.snapshot(now, cause)
+        content = json.dumps({k: v for k, v in snap.items() if k not in META_FIELDS}, separators=(",", ":"))
         if only_if_changed and content == self._last_content:
             self.seq -= 1
             return None
@@ -208,10 +215,12 @@ class Aggregator:
         slow = threading.Thread(target=self._slow_loop, args=(stop, deadline), name="wallboard-slow", daemon=True)
         slow.start()
         last_publish, follow_up, backoff = 0.0, 0.0, 0.5
+        first = True
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             try:
                 now_m = time.monotonic()
-                wait = max(0.0, min(MAX_INTERVAL_S - (now_m - last_publish), (follow_up or 1e9) - now_m))
+                wait = max(0.0, min(self.heartbeat_s - (now_m - last_publish), (follow_up or 1e9) - now_m,
+                                    MAX_BLOCK_S))
                 changed = self.read_events(max(1, int(wait * 1000)))
                 now_m = time.monotonic()
                 if changed:
@@ -219,14 +228,17 @@ class Aggregator:
                     if now_m - last_publish < MIN_INTERVAL_S:
                         stop.wait(MIN_INTERVAL_S - (now_m - last_publish))
                 due_follow_up = bool(follow_up) and now_m >= follow_up
-                heartbeat = time.monotonic() - last_publish >= MAX_INTERVAL_S
+                heartbeat = time.monotonic() - last_publish >= self.heartbeat_s
                 if changed or due_follow_up or heartbeat:
                     if due_follow_up:
                         follow_up = 0.0
+                    cause = ("start" if first else "event" if changed else "follow_up" if due_follow_up
+                             else "heartbeat")
                     # Event-driven publishes go out only when the content changed (the dialing loop
                     # may not have written its live state yet); the heartbeat always goes out.
-                    if self.publish(time.time(), only_if_changed=not heartbeat) is not None:
+                    if self.publish(time.time(), only_if_changed=not heartbeat, cause=cause) is not None:
                         last_publish = time.monotonic()
+                        first = False
                 backoff = 0.5
             except redis.RedisError as exc:
                 logger.warning("wallboard: Redis unavailable (%s); retrying in %.1fs", exc, backoff)
@@ -255,18 +267,6 @@ def _with_customer(agent: sources.AgentRow, customer: str | None) -> sources.Age
     return replace(agent, customer=customer)
 
 
-def _epoch(value: Any) -> float | None:
-    from datetime import datetime
-
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo else None
-
-
 def _int(text: str | None) -> int | None:
     try:
         return int(float(text)) if text not in (None, "") else None
@@ -288,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m dialer.aggregator", description="publish the wallboard snapshot")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    parser.add_argument("--heartbeat-s", type=float, default=MAX_INTERVAL_S,
+                        help="publish at least this often without events (default %(default)s)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -297,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     logger.info("wallboard aggregator publishing on %s", CHANNEL)
-    Aggregator(engine, client).run(stop, max_s=args.seconds)
+    Aggregator(engine, client, heartbeat_s=args.heartbeat_s).run(stop, max_s=args.seconds)
     engine.dispose()
     return 0
 

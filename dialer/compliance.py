@@ -10,9 +10,20 @@ reasons come first so an "empty hopper" summary (:func:`explain`) says what an o
 
 Callbacks: a pending callback owns its lead. ``anyone`` callbacks are dialable from their due time
 (ahead of everything else); ``agent`` callbacks only for that agent (never from the predictive
-hopper, which passes ``agent_id=None``). Callbacks skip status, attempt and recycle checks (the
-called party asked for the call) but never DNC, calling hours or ``next_call_at`` (which is also
-the hopper's reservation mark; whoever schedules a callback sets it no later than the due time).
+hopper, which passes ``agent_id=None``). Callbacks skip status, attempt and recycle checks -- also
+the campaign's ``max_attempts``: the called party asked for this call, and VICIdial does the same
+(AST_VDhopper inserts ANYONE callbacks straight into the hopper at priority 50, past
+``call_count_limit``) -- but never DNC, calling hours or ``next_call_at`` (which is also the
+hopper's reservation mark; whoever schedules a callback sets it no later than the due time).
+
+One dial per callback: a callback is *served* by the first dial placed at or after its due time
+(``last_called_at >= due_at`` -> CALLBACK_ALREADY_DIALED). The claim path also closes the callback
+in the transaction that creates the call attempt (:mod:`dialer.loop_leads`); this rule is the pure
+guard behind it, so even a callback row left pending is never dialled twice.
+
+A call in flight (``in_flight_since``: the dial time of an attempt without ``ended_at``) blocks
+its lead for every path, callbacks included (CALL_IN_FLIGHT), up to :data:`MAX_CALL_S` after that
+dial: a hangup lost by a crashed telephony service must not block a lead for ever.
 """
 
 from __future__ import annotations
@@ -21,12 +32,16 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dialer.calling_hours import CallingPolicy, add_calling_seconds, next_open, zone_verdict
 
 logger = logging.getLogger(__name__)
+
+# An attempt still open this long after its dial is a lost hangup, not a call (the live call hash
+# in Redis expires after the same time, :mod:`dialer.live`).
+MAX_CALL_S = 6 * 3600
 
 
 class ReasonCode(StrEnum):
@@ -35,6 +50,8 @@ class ReasonCode(StrEnum):
     DNC_GLOBAL = "DNC_GLOBAL"
     DNC_CAMPAIGN = "DNC_CAMPAIGN"
     NO_CONSENT = "NO_CONSENT"
+    CALL_IN_FLIGHT = "CALL_IN_FLIGHT"  # an attempt to this lead has not ended yet
+    CALLBACK_ALREADY_DIALED = "CALLBACK_ALREADY_DIALED"  # a dial at/after the due time served it
     CALLBACK_NOT_DUE = "CALLBACK_NOT_DUE"
     CALLBACK_OTHER_AGENT = "CALLBACK_OTHER_AGENT"
     STATUS_NOT_DIALABLE = "STATUS_NOT_DIALABLE"
@@ -56,6 +73,8 @@ LABELS: dict[ReasonCode, str] = {
     ReasonCode.DNC_GLOBAL: "DNC (global)",
     ReasonCode.DNC_CAMPAIGN: "DNC (campaign)",
     ReasonCode.NO_CONSENT: "no consent",
+    ReasonCode.CALL_IN_FLIGHT: "call in progress",
+    ReasonCode.CALLBACK_ALREADY_DIALED: "callback already dialled",
     ReasonCode.CALLBACK_NOT_DUE: "callback not due yet",
     ReasonCode.CALLBACK_OTHER_AGENT: "agent-only callback",
     ReasonCode.STATUS_NOT_DIALABLE: "status not dialable",
@@ -87,6 +106,10 @@ class LeadView:
     consent_call: bool | None = None
     priority: int = 0
     created_at: datetime | None = None
+    in_flight_since: datetime | None = None  # dial time of an attempt that has not ended
+
+    def in_flight(self, now: datetime) -> bool:
+        return self.in_flight_since is not None and now - self.in_flight_since < timedelta(seconds=MAX_CALL_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +200,8 @@ def check_lead(
         return Decision(False, dnc_reason)
     if campaign.require_consent and lead.consent_call is not True:
         return Decision(False, ReasonCode.NO_CONSENT)
+    if lead.in_flight(now):
+        return Decision(False, ReasonCode.CALL_IN_FLIGHT)
 
     is_callback = False
     if callback is not None and callback.active:
@@ -184,6 +209,8 @@ def check_lead(
             return Decision(False, ReasonCode.CALLBACK_OTHER_AGENT)
         if callback.due_at > now:
             return Decision(False, ReasonCode.CALLBACK_NOT_DUE, callback.due_at)
+        if lead.last_called_at is not None and lead.last_called_at >= callback.due_at:
+            return Decision(False, ReasonCode.CALLBACK_ALREADY_DIALED)
         if lead.next_call_at is not None and lead.next_call_at > now:
             # Also the hopper's reservation (dialer.leads_repo): never hand a reserved lead out twice.
             return Decision(False, ReasonCode.RETRY_NOT_DUE, lead.next_call_at)

@@ -14,8 +14,9 @@ One refill (:func:`select_candidates`, inside the caller's transaction):
 2. the pure :func:`dialer.hopper.select` re-checks every locked row with DNC rows read in the same
    transaction (defence in depth) and orders them.
 
-Reservation: :func:`claim_for_hopper` marks the chosen leads by moving ``leads.next_call_at`` to
-``now + hold`` (the schema has no hopper table; ``next_call_at`` already means "not before"), so
+Reservation: :func:`claim_for_hopper` (the hopper refill, :func:`dialer.loop_leads.refill_hopper`)
+marks the chosen leads by moving ``leads.next_call_at`` to ``now + hold`` (the schema has no hopper
+table; the hopper itself is a Redis sorted set and ``next_call_at`` already means "not before"), so
 the next refill skips them and a crashed worker's reservation simply expires. Leads refused only
 for RECYCLE_DELAY get ``next_call_at`` = the exact calling-hours eligibility time, so refills stop
 re-reading them.
@@ -52,9 +53,17 @@ ALL_ZONES: tuple[str, ...] = tuple(sorted(
     - {"Etc/Unknown"}
 ))
 
+# The last column: the dial time of an attempt of this lead that has not ended (compliance's
+# CALL_IN_FLIGHT); one probe of ix_call_attempts_lead_id per row, only on rows already chosen.
+IN_FLIGHT_SQL = "(SELECT max(a.dialed_at) FROM call_attempts a WHERE a.lead_id = l.id AND a.ended_at IS NULL)"
 LEAD_COLUMNS = (
     "l.id, l.list_id, l.phone_e164, l.status, l.attempts, l.tz_candidates, l.timezone, l.state, l.last_called_at, "
-    "l.next_call_at, l.called_since_reset, l.consent_call, l.priority, l.created_at"
+    f"l.next_call_at, l.called_since_reset, l.consent_call, l.priority, l.created_at, {IN_FLIGHT_SQL}"
+)
+# Prefilter form of the same rule (bound :in_flight_after = now - MAX_CALL_S), on the small passes.
+_NOT_IN_FLIGHT = (
+    "NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.lead_id = l.id AND a.ended_at IS NULL"
+    " AND a.dialed_at > :in_flight_after)"
 )
 _DNC_FREE = (
     "NOT EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164"
@@ -78,12 +87,13 @@ _ORDER_SQL = {
 def lead_view(row: Any) -> cp.LeadView:
     """A row of ``LEAD_COLUMNS`` -> LeadView (positional: Row attribute look-ups cost 10x more)."""
     (lead_id, list_id, phone, status, attempts, tz_candidates, timezone, state, last_called_at, next_call_at,
-     called_since_reset, consent_call, priority, created_at) = tuple(row)[:14]
+     called_since_reset, consent_call, priority, created_at, in_flight_since) = tuple(row)[:15]
     zones = tuple(tz_candidates or ()) or ((timezone,) if timezone else ())
     return cp.LeadView(
         id=lead_id, list_id=list_id, phone_e164=phone, status=status, attempts=attempts, timezones=zones,
         state=(state or "").strip().upper() or None, last_called_at=last_called_at, next_call_at=next_call_at,
         called_since_reset=called_since_reset, consent_call=consent_call, priority=priority, created_at=created_at,
+        in_flight_since=in_flight_since,
     )
 
 
@@ -255,6 +265,7 @@ def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: da
     params: dict[str, Any] = {
         "campaign_id": rules.id, "now": now, "lists": sorted(rules.active_list_ids), "limit": limit,
         "max_attempts": rules.max_attempts if rules.max_attempts is not None else 2**31 - 1,
+        "in_flight_after": now - timedelta(seconds=cp.MAX_CALL_S),
     }
     open_now = open_zones(rules.calling, now)
     if not open_now.generic and not any(open_now.by_state.values()):
@@ -263,11 +274,13 @@ def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: da
     common = f"l.list_id = ANY(:lists) AND {_DNC_FREE} AND {zones}"
     lock = "FOR UPDATE OF l SKIP LOCKED"
     rows: list[Any] = []
-    # 1. due 'anyone' callbacks (they skip status/attempt rules; DNC and the window still apply).
+    # 1. due 'anyone' callbacks (they skip status/attempt rules; DNC and the window still apply),
+    #    not yet served by a dial at/after their due time, no call in flight.
     rows += conn.execute(sa.text(
         f"SELECT {LEAD_COLUMNS} FROM callbacks c JOIN leads l ON l.id = c.lead_id"
         f" WHERE c.campaign_id = :campaign_id AND c.status = 'pending' AND c.scope = 'anyone' AND c.due_at <= :now"
-        f" AND (l.next_call_at IS NULL OR l.next_call_at <= :now) AND {common}"
+        f" AND (l.next_call_at IS NULL OR l.next_call_at <= :now)"
+        f" AND (l.last_called_at IS NULL OR l.last_called_at < c.due_at) AND {_NOT_IN_FLIGHT} AND {common}"
         f" ORDER BY c.due_at LIMIT :limit {lock}"), params).all()
     no_callback = "NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.lead_id = l.id AND c.status = 'pending')"
     with _ordered_scan(conn):
@@ -329,7 +342,7 @@ def _standard_and_recycled(
     if terms:
         passes.append(
             f"(SELECT {columns} FROM leads l WHERE l.called_since_reset AND ({' OR '.join(terms)})"
-            f" AND {due} AND {common} AND {no_callback} ORDER BY {order} LIMIT :limit)")
+            f" AND {due} AND {common} AND {no_callback} AND {_NOT_IN_FLIGHT} ORDER BY {order} LIMIT :limit)")
     if not passes:
         return []
     ids = conn.execute(sa.text(
@@ -356,6 +369,7 @@ class Claim:
     leads: list[cp.LeadView]
     summary: dict[str, int]
     elapsed_ms: float
+    callbacks: frozenset[int] = frozenset()  # ids of the leads handed out for a due callback
 
 
 def claim_for_hopper(
@@ -376,7 +390,8 @@ def claim_for_hopper(
                          [{"id": lid, "at": at} for lid, at in deferred])
     if not fill.leads:
         logger.info("campaign %s: empty refill: %s", campaign_id, cp.explain_text(fill.summary))
-    return Claim(fill.leads, fill.summary, (time.perf_counter() - started) * 1000)
+    callbacks = frozenset(lead.id for lead in fill.leads if fill.decisions[lead.id].is_callback)
+    return Claim(fill.leads, fill.summary, (time.perf_counter() - started) * 1000, callbacks)
 
 
 def recheck_at_originate(
@@ -411,6 +426,7 @@ def refusal_counts(conn: sa.Connection, rules: cp.CampaignRules, now: datetime) 
         "campaign_id": rules.id, "now": now, "statuses": sorted(rules.dial_statuses),
         "max_attempts": rules.max_attempts if rules.max_attempts is not None else 2**31 - 1,
         "recycle": sorted(s for s, r in rules.recycle_rules.items() if r.active),
+        "in_flight_after": now - timedelta(seconds=cp.MAX_CALL_S),
     }
     zones = open_zones(rules.calling, now)
     in_window = _zone_clause(zones, params)
@@ -429,8 +445,10 @@ def refusal_counts(conn: sa.Connection, rules: cp.CampaignRules, now: datetime) 
                          AND (d.expires_at IS NULL OR d.expires_at > :now)) THEN 'dnc_global'
             WHEN EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164 AND d.campaign_id = :campaign_id
                          AND (d.expires_at IS NULL OR d.expires_at > :now)) THEN 'dnc_campaign'
+            WHEN {_NOT_IN_FLIGHT.replace("NOT EXISTS", "EXISTS", 1)} THEN 'call_in_flight'
             WHEN cb.lead_id IS NOT NULL AND cb.scope = 'agent' THEN 'callback_other_agent'
             WHEN cb.lead_id IS NOT NULL AND cb.due_at > :now THEN 'callback_not_due'
+            WHEN cb.lead_id IS NOT NULL AND l.last_called_at >= cb.due_at THEN 'callback_already_dialed'
             WHEN cb.lead_id IS NULL AND NOT (l.status = ANY(CAST(:statuses AS varchar[]))
                  OR (l.called_since_reset AND l.status = ANY(CAST(:recycle AS varchar[])))) THEN 'status_not_dialable'
             WHEN cb.lead_id IS NULL AND l.attempts >= :max_attempts THEN 'max_attempts'

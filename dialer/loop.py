@@ -57,8 +57,9 @@ from dialer.agents import AgentService, PgAgentStore, PgDispositions
 from dialer.callflow import CallFlow, CallFlowConfig, ConnectToAgent, DropCall, WaitingCall
 from dialer.live import LiveState, agent_key
 from dialer.loop_commands import DecisionLog, StreamCommands
-from dialer.loop_leads import claim_leads, dialable_estimate
+from dialer.loop_leads import AgentCallbacks, claim_leads, hopper_depth
 from dialer.pacing import PacingObservation, make_policy
+from dialer.pacing.guard import guarded_calls
 from dialer.state import BUSY_STATES, AgentState, InvalidTransition
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ LEASE_KEY = "pyd:campaign:{id}:lease"
 POLICY_KEY = "pyd:campaign:{id}:policy"
 LEASE_MS = 5000
 SETTINGS_RELOAD_S = 5.0
+FIGURES_EVERY_S = 1.0  # re-read the rolling abandon figures (145 Redis hashes for Ofcom) at most this often
 PACED_METHODS = ("progressive", "ratio", "predictive", "vicidial-adapt")
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -91,6 +93,7 @@ class CampaignSettings:
     amd_enabled: bool
     amd_machine_action: str
     caller_id: str
+    amd_false_positive_rate: float = abandon.DEFAULT_AMD_FALSE_POSITIVE_RATE
 
     @classmethod
     def load(cls, engine: sa.Engine, campaign_id: int) -> CampaignSettings:
@@ -100,7 +103,21 @@ class CampaignSettings:
             raise ValueError(f"no campaign {campaign_id}")
         return cls(c.id, c.active, c.dial_method, c.dial_ratio, float(c.drop_after_s), c.drop_action,
                    c.safe_harbor_audio or "pydialer/safe-harbor", float(c.wrap_up_s), c.target_abandon_rate,
-                   c.abandon_window, float(c.dial_timeout_s), c.amd_enabled, c.amd_machine_action, c.caller_id or "")
+                   c.abandon_window, float(c.dial_timeout_s), c.amd_enabled, c.amd_machine_action, c.caller_id or "",
+                   # no campaign column yet: the engine's vendor figure unless the schema grows one
+                   float(c._mapping.get("amd_false_positive_rate") or abandon.DEFAULT_AMD_FALSE_POSITIVE_RATE))
+
+    @property
+    def ofcom(self) -> bool:
+        return self.abandon_window == "ofcom_24h"
+
+    def make_guard(self, answer_rate: Any = None) -> abandon.TickGuard | None:
+        """The per-tick abandon guard for these settings (None when no abandon target is set)."""
+        target = self.target_abandon_rate or 0.0
+        if not 0 < target < 1:
+            return None
+        return abandon.TickGuard(target, count_amd_false_positives=self.ofcom and self.amd_enabled,
+                                 answer_rate=answer_rate)
 
     def policy_settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -164,10 +181,12 @@ class CampaignLoop:
         self.commands = StreamCommands(r)
         self.decisions = DecisionLog(r)
         self.counts = abandon.RedisAbandonCounts(r)
+        self.agent_callbacks = AgentCallbacks(campaign_id, engine, self.live, self.agents, self.commands, pbx=pbx)
+        self.guard = self.settings.make_guard()
+        self._figures_at = -1e18
         self.group = f"dialer:c{campaign_id}"
         self.claim_idle_ms = 5000  # a crashed owner's un-ACKed events are taken over after this
         self.consumer = consumer or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
-        self._last_compliance = 0.0
         self._last_saved = 0.0
         self._last_depth = 0.0
         self._leads_exhausted_until = 0.0
@@ -187,6 +206,8 @@ class CampaignLoop:
             self.settings = fresh
             self.policy = self._load_policy()
         self.settings = fresh
+        self.guard = fresh.make_guard(self.guard.answer_rate if self.guard else None)
+        self._figures_at = -1e18
         self.flow.config = CallFlowConfig(
             drop_after_s=fresh.drop_after_s, drop_action=fresh.drop_action,
             safe_harbor_audio=fresh.safe_harbor_audio, amd_enabled=fresh.amd_enabled)
@@ -311,20 +332,22 @@ class CampaignLoop:
             self.live.set_call_state(event.call_id, state, now, answered_at=repr(now))
             if not self.settings.amd_enabled:
                 self._human(call, now)
+                self._bridge_reserved(event.call_id, call, now)
         elif isinstance(event, ev.AmdHuman | ev.AmdNotSure):
             if call.get("state") != "answered":
                 return
             answered = _ts(call.get("answered_at")) or now
             self.flow.human(event.call_id, answered)
             self.live.set_call_state(event.call_id, "waiting", now, score=answered)
-            self._human(call, now)
+            self._human(call, now, screened=True)
+            self._bridge_reserved(event.call_id, call, now)
         elif isinstance(event, ev.AmdMachine):
             if call.get("state") != "answered":
                 return
             # The dialplan leaves the message (PYDIALER_VM_AUDIO) or hangs up by itself.
             self.flow.machine(event.call_id)
             self.live.set_call_state(event.call_id, "ending", now)
-            self.policy.on_call_result(now, "machine", self._ring_s(call, now))
+            self._result(now, "machine", self._ring_s(call, now))
             self.live.bump(self.campaign_id, now, machines=1)
         elif isinstance(event, ev.BridgedToAgent):
             agent_id = call.get("agent_id")
@@ -336,10 +359,31 @@ class CampaignLoop:
                 self.live.set_call_state(event.call_id, "connected", now, bridged_at=repr(now))
                 self.live.bump(self.campaign_id, now, connected=1)
 
-    def _human(self, call: dict[str, str], now: float) -> None:
-        self.policy.on_call_result(now, "human", self._ring_s(call, now))
-        self.counts.record(self.campaign_id, now, answers=1)
+    def _bridge_reserved(self, call_id: str, call: dict[str, str], now: float) -> None:
+        """An agent-only callback (dialer.loop_leads.AgentCallbacks): its agent was reserved at dial
+        time, so the answer goes straight to them, not to the longest-idle agent."""
+        agent_id = int(call["agent_id"]) if call.get("agent_id") else None
+        if agent_id is None:
+            return
+        snap = self.live.agent(agent_id)
+        if snap.state is not AgentState.RESERVED or snap.call_id != call_id:
+            return  # the reservation is gone: the call waits in the FIFO like any other answer
+        self.flow.gone(call_id)
+        self.live.set_call_state(call_id, "connected", now)
+        self.commands.bridge(call_id, self.r.hget(agent_key(agent_id), "extension") or f"PJSIP/agent{agent_id:02d}")
+
+    def _human(self, call: dict[str, str], now: float, screened: bool = False) -> None:
+        """A live answer. ``screened``: AMD heard it and said human, so AMD also hung up on an estimated
+        ``r / (1 − r)`` people for it (Ofcom counts those as abandoned; see :mod:`dialer.abandon`)."""
+        self._result(now, "human", self._ring_s(call, now))
+        fp = abandon.amd_false_positive_estimate(1.0, self.settings.amd_false_positive_rate) if screened else 0.0
+        self.counts.record(self.campaign_id, now, answers=1, amd_fp=fp)
         self.live.bump(self.campaign_id, now, humans=1)
+
+    def _result(self, now: float, outcome: str, ring_s: float) -> None:
+        self.policy.on_call_result(now, outcome, ring_s)
+        if self.guard is not None:
+            self.guard.on_call_result(outcome)
 
     @staticmethod
     def _ring_s(call: dict[str, str], now: float) -> float:
@@ -367,7 +411,7 @@ class CampaignLoop:
             self._abandoned(now)
         elif state in ("dialing", "ringing") and row is not None:
             outcome = "no_answer" if row["outcome"] == "no_answer" else "failed"
-            self.policy.on_call_result(now, outcome, self._ring_s(call, now))
+            self._result(now, outcome, self._ring_s(call, now))
             self.live.bump(self.campaign_id, now, **{outcome: 1})
         agent_id = call.get("agent_id")
         if agent_id:
@@ -432,7 +476,9 @@ class CampaignLoop:
         busy = [now - (a.connected_at if a.state is not AgentState.RESERVED and a.connected_at else a.since)
                 for a in agents if a.state in BUSY_STATES]
         # A call still under AMD may be a person who will need an agent: count it as in flight.
-        ringing = [now - t for _c, t in by["dialing"] + by["ringing"] + by["answered"]]
+        # Not an agent-only callback: its agent is already reserved for it (counted busy above).
+        held = {a.call_id for a in agents if a.state is AgentState.RESERVED}
+        ringing = [now - t for c, t in by["dialing"] + by["ringing"] + by["answered"] if c not in held]
         return PacingObservation(
             now=now, agents_logged_in=len(agents), agents_idle=sum(a.state is AgentState.READY for a in agents),
             busy_elapsed_s=busy, ringing_elapsed_s=ringing, calls_waiting=len(by["waiting"]),
@@ -441,23 +487,20 @@ class CampaignLoop:
     def _pace(self, now: float) -> int:
         if self.settings.dial_method not in PACED_METHODS or not self.settings.active:
             return 0
-        if now - self._last_compliance > 10:
-            days = 1 if self.settings.abandon_window == "ofcom_24h" else 30
-            fig = self.counts.figures(self.campaign_id, now, days)
-            self.policy.set_compliance_state(fig.answers, min(fig.abandons, fig.answers), now)
-            self._last_compliance = now
+        self.agent_callbacks.dial(now, self.settings)  # before pacing: it sees the reserved agents
+        if self.guard is not None and now - self._figures_at >= FIGURES_EVERY_S:
+            # the campaign's rolling window (30 days FTC, or 24 h Ofcom), shared by every process
+            self.guard.update(self.counts.figures(self.campaign_id, now, 1 if self.settings.ofcom else 30), now)
+            self._figures_at = now
         obs = self.observation(now)
-        count = self.policy.calls_to_place(obs)
+        # the same decision path as dialer.simulate: policy, then the rolling-abandon guard
+        count, clamped = guarded_calls(self.policy, obs, self.guard)
         decision = self.policy.last_decision
-        progressive = obs.agents_idle - len(obs.ringing_elapsed_s) - obs.calls_waiting
-        days = 1 if self.settings.abandon_window == "ofcom_24h" else 30
-        count, clamped = abandon.clamp_for_tick(count, progressive, self.counts.figures(self.campaign_id, now, days),
-                                                self.settings.target_abandon_rate or 0.03) \
-            if 0 < (self.settings.target_abandon_rate or 0) < 1 else (count, False)
         placed = 0
         if count > 0 and now >= self._leads_exhausted_until:
-            claims, summary = claim_leads(self.engine, self.campaign_id, count, datetime.fromtimestamp(now, UTC),
-                                          pbx=self.pbx, dial_method=self.settings.dial_method)
+            claims, summary = claim_leads(self.engine, self.r, self.campaign_id, count,
+                                          datetime.fromtimestamp(now, UTC), pbx=self.pbx,
+                                          dial_method=self.settings.dial_method)
             if len(claims) < count:
                 self._leads_exhausted_until = now + 2.0  # do not hammer PostgreSQL while the list is dry
                 self.live.set_pacing(self.campaign_id, hopper_explain=json.dumps(summary))
@@ -468,7 +511,7 @@ class CampaignLoop:
             if placed:
                 self.live.bump(self.campaign_id, now, dials=placed)
         if now - self._last_depth > 30:
-            self.live.set_pacing(self.campaign_id, hopper_depth=dialable_estimate(self.engine, self.campaign_id))
+            self.live.set_pacing(self.campaign_id, hopper_depth=hopper_depth(self.r, self.campaign_id))
             self._last_depth = now
         level = (len(obs.ringing_elapsed_s) + placed) / max(1, obs.agents_logged_in)
         self.live.set_pacing(self.campaign_id, dial_level=round(level, 3), decided_at=now,

@@ -4,6 +4,11 @@ Rules from ``bench/scenarios/README.md`` §2: common random numbers (every dial 
 seed's list), call life cycles with and without AMD, longest-idle routing, FCFS waiting with a drop
 deadline, schedule changes, one ``calls_to_place`` decision after every event, and same-instant events
 ordered schedule → release → result → drop deadline → tick.
+
+Every decision goes through :func:`dialer.pacing.guard.guarded_calls` with a
+:class:`~dialer.pacing.guard.TickGuard` fed the campaign's running figures, exactly as the production
+loop does (the simulated campaign is young: its whole run is inside both the 30-day and the 24 h
+window), so the benchmark measures the guard too. ``guard=False`` switches it off for experiments.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from dialer.pacing import PacingObservation, make_policy
+from dialer.pacing.guard import AbandonFigures, TickGuard, amd_false_positive_estimate, guarded_calls
 from dialer.simulate_scenario import LeadList, Scenario
 
 logger = logging.getLogger(__name__)
@@ -142,6 +148,7 @@ class Simulation:
         trace: bool = False,
         policy_settings: dict[str, Any] | None = None,
         duration_s: float | None = None,
+        guard: bool = True,
     ) -> None:
         self.sc = sc
         self.algorithm = algorithm
@@ -155,6 +162,15 @@ class Simulation:
             settings["variant"] = variant
         settings.update(policy_settings or {})
         self.policy = make_policy(name, **settings)
+        target = float(settings.get("target_abandon_rate", sc.target_abandon_rate))
+        self.guard: TickGuard | None = None
+        if guard and 0 < target < 1:
+            self.guard = TickGuard(target, count_amd_false_positives=sc.count_amd_fp and sc.amd_enabled)
+        # what the production loop's Redis counters would hold: reported-human answers, observed drops,
+        # and the live answers AMD passed as human (the base of the AMD false-positive estimate)
+        self.g_answers = 0
+        self.g_abandons = 0
+        self.g_screened = 0
         self.leads = LeadList(sc, seed)
         self.tracing = trace
         self.w0, self.w1 = sc.window_start_s, self.duration
@@ -256,6 +272,8 @@ class Simulation:
         call.result_t = now
         in_window = self.w0 <= now < self.w1
         self.policy.on_call_result(now, call.reported, now - call.dial_t)
+        if self.guard is not None:
+            self.guard.on_call_result(call.reported)
         if call.reported != "human":
             if call.person:  # an AMD false positive: a person hung up on (§2.3)
                 call.true_abandon = self.sc.count_amd_fp
@@ -264,6 +282,9 @@ class Simulation:
             return
         if in_window:
             self.res.observed_humans += 1
+        self.g_answers += 1
+        if self.sc.amd_enabled:
+            self.g_screened += 1
         if self.idle:
             self._connect(call, self.idle.popleft(), now)  # longest-idle agent (§2.5)
             return
@@ -279,6 +300,7 @@ class Simulation:
         call.abandoned = True
         self.n_waiting -= 1
         self.policy.on_abandon(now)
+        self.g_abandons += 1
         if self.w0 <= now < self.w1:
             self.res.observed_abandons += 1
         if call.person:
@@ -360,7 +382,10 @@ class Simulation:
             self.n_waiting,
         )
         t0, c0 = time.perf_counter(), time.thread_time()
-        n = self.policy.calls_to_place(obs)
+        if self.guard is not None:
+            fp = amd_false_positive_estimate(self.g_screened) if self.g_screened else 0.0
+            self.guard.update(AbandonFigures(self.g_answers, self.g_abandons, fp), now)
+        n, _clamped = guarded_calls(self.policy, obs, self.guard)
         self.decisions.append(time.perf_counter() - t0)
         # CPU time of the thread too: wall-clock p99 on a loaded 2-core box measures the neighbours
         self.decisions_cpu.append(time.thread_time() - c0)
@@ -448,6 +473,8 @@ class Simulation:
         res.decision_cpu_s = np.asarray(self.decisions_cpu, float)
         res.extras["leads_used"] = float(self.next_lead)
         pol = self.policy
+        if self.guard is not None:
+            res.extras["guard_clamps"] = float(self.guard.clamps)
         if hasattr(pol, "threshold"):
             res.extras["final_threshold"] = float(pol.threshold)  # type: ignore[attr-defined]
 
@@ -460,6 +487,8 @@ def simulate(
     trace: bool = False,
     policy_settings: dict[str, Any] | None = None,
     duration_s: float | None = None,
+    guard: bool = True,
 ) -> RunResult:
     """One run of ``algorithm`` (``name`` or ``name:variant``) on one seed."""
-    return Simulation(sc, algorithm, seed, trace=trace, policy_settings=policy_settings, duration_s=duration_s).run()
+    return Simulation(sc, algorithm, seed, trace=trace, policy_settings=policy_settings, duration_s=duration_s,
+                      guard=guard).run()

@@ -6,6 +6,7 @@ and runs one query (call_detail: two). Usage: ``from analytics import kpis; kpis
 
 from analytics.kpis.agents import CallDetail, CallPage, agent_calls, agent_leaderboard, call_detail
 from analytics.kpis.calls import (
+    DEFAULT_ABANDON_TARGET,
     FTC_WINDOW_DAYS,
     abandon_trend,
     contact_heatmap,
@@ -17,7 +18,7 @@ from analytics.kpis.calls import (
 from analytics.kpis.pacing import pacing_explainer, sentiment_over_time
 
 __all__ = [
-    "FTC_WINDOW_DAYS", "CallDetail", "CallPage", "abandon_trend", "agent_calls", "agent_leaderboard", "call_detail",
+    "DEFAULT_ABANDON_TARGET", "FTC_WINDOW_DAYS", "CallDetail", "CallPage", "abandon_trend", "agent_calls", "agent_leaderboard", "call_detail",
     "contact_heatmap", "dispositions_over_time", "funnel", "list_penetration", "pacing_explainer", "summary",
     "sentiment_over_time",
 ]

@@ -18,6 +18,7 @@ Definitions (the same on every page):
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 
 import numpy as np
@@ -124,40 +125,55 @@ def dispositions_over_time(client: Client, flt: KpiFilter, grain: Grain = "day")
     return out[out["calls"] != 0].reset_index(drop=True) if not out.empty else out
 
 
-def abandon_trend(client: Client, flt: KpiFilter, target: float = 0.03) -> pd.DataFrame:
-    """Per day: contacts, abandoned, rate, rolling_30d (FTC window: abandons / live answers over the
-    trailing 30 days including the day) and the campaign ``target`` (3% under 16 CFR 310.4(b)(4)(i)).
+DEFAULT_ABANDON_TARGET = 0.03  # the FTC ceiling, for campaigns whose own target is unknown
+ABANDON_COLUMNS = ["day", "campaign_id", "contacts", "abandoned", "rate", "rolling_30d", "target"]
 
-    Reads 30 extra days before ``flt.start`` so the first day's rolling value is complete.
+
+def abandon_trend(client: Client, flt: KpiFilter, targets: Mapping[int, float] | None = None,
+                  default_target: float = DEFAULT_ABANDON_TARGET) -> pd.DataFrame:
+    """Per day and campaign: contacts, abandoned, rate, rolling_30d and that campaign's target.
+
+    The FTC rule (16 CFR 310.4(b)(4)(i)) is per campaign over 30 days, so the rolling rate is too:
+    abandons / live answers of the campaign over the trailing 30 days including the day. Summing
+    campaigns would let a quiet campaign over its limit hide behind a busy compliant one.
+    ``targets`` maps campaign id -> its ``target_abandon_rate`` (PostgreSQL campaign settings);
+    campaigns missing from it get ``default_target``. Reads 30 extra days before ``flt.start`` so
+    the first day's rolling value is complete. Days without calls are 0 contacts (rate NaN).
     """
-    if not 0 <= target <= 1:
-        raise ValueError("target is a fraction in [0, 1]")
+    targets = dict(targets or {})
+    for value in (default_target, *targets.values()):
+        if not 0 <= value <= 1:
+            raise ValueError("a target is a fraction in [0, 1]")
     source = hourly_or_raw(flt)
     select, keys = bucket_sql(flt, "day", source.time_column)
     where, params = flt.where(source.table, start=flt.start - timedelta(days=FTC_WINDOW_DAYS))
     frame = client.query_df(
-        f"SELECT {select}, {source.contacts} AS contacts, {source.abandoned} AS abandoned "
-        f"FROM {source.table} WHERE {where} GROUP BY {', '.join(keys)}",
+        f"SELECT {select}, campaign_id, {source.contacts} AS contacts, {source.abandoned} AS abandoned "
+        f"FROM {source.table} WHERE {where} GROUP BY {', '.join(keys)}, campaign_id",
         parameters=params,
     )
-    daily = finish_buckets(frame, flt, "day", [])
-    columns = ["day", "contacts", "abandoned", "rate", "rolling_30d", "target"]
+    daily = finish_buckets(frame, flt, "day", ["campaign_id"])
     if daily.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=ABANDON_COLUMNS)
     first = pd.Timestamp(flt.start.replace(tzinfo=None)).floor("D")
     last = pd.Timestamp(flt.end.replace(tzinfo=None) - timedelta(microseconds=1)).floor("D")
     days = pd.date_range(min(daily["bucket"].min(), first), max(daily["bucket"].max(), last), freq="D")
-    daily = daily.set_index("bucket").reindex(days, fill_value=0)
-    rolling = daily.rolling(FTC_WINDOW_DAYS, min_periods=1).sum()
-    out = pd.DataFrame({
-        "day": days,
-        "contacts": daily["contacts"].to_numpy(),
-        "abandoned": daily["abandoned"].to_numpy(),
-        "rate": _rates(daily["abandoned"], daily["contacts"]).to_numpy(),
-        "rolling_30d": _rates(rolling["abandoned"], rolling["contacts"]).to_numpy(),
-        "target": target,
-    })
-    return out[(out["day"] >= first) & (out["day"] <= last)].reset_index(drop=True)
+    parts = []
+    for campaign_id, rows in daily.groupby("campaign_id", sort=True):
+        per_day = rows.set_index("bucket")[["contacts", "abandoned"]].reindex(days, fill_value=0)
+        rolling = per_day.rolling(FTC_WINDOW_DAYS, min_periods=1).sum()
+        parts.append(pd.DataFrame({
+            "day": days,
+            "campaign_id": int(campaign_id),
+            "contacts": per_day["contacts"].to_numpy(),
+            "abandoned": per_day["abandoned"].to_numpy(),
+            "rate": _rates(per_day["abandoned"], per_day["contacts"]).to_numpy(),
+            "rolling_30d": _rates(rolling["abandoned"], rolling["contacts"]).to_numpy(),
+            "target": float(targets.get(int(campaign_id), default_target)),
+        }))
+    out = pd.concat(parts, ignore_index=True)
+    out = out[(out["day"] >= first) & (out["day"] <= last)]
+    return out.sort_values(["day", "campaign_id"], ignore_index=True)[ABANDON_COLUMNS]
 
 
 def list_penetration(client: Client, flt: KpiFilter) -> pd.DataFrame:

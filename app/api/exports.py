@@ -28,7 +28,7 @@ from analytics import kpis
 from analytics.filters import KpiFilter
 from analytics.kpis.agents import MAX_PAGE_SIZE
 from app.api import require_roles
-from app.pages.analytics_data import query, today
+from app.pages.analytics_data import campaign_settings, query, today
 from app.pages.analytics_state import filter_from_query
 from core.exceptions import NotFound, ValidationError
 
@@ -134,6 +134,10 @@ def analytics_export(kpi: str, fmt: str) -> flask.Response:
 
         frame = query(all_calls)
         name = f"agent-{agent_id}-calls-{stamp}"
+    elif kpi == "abandon":  # per campaign, each against its own target (as on the page)
+        targets = {i: t for i, (_n, t) in campaign_settings().items()}
+        frame = query(lambda c: kpis.abandon_trend(c, flt, targets))
+        name = f"{kpi}-{stamp}"
     elif kpi in KPI_EXPORTS:
         frame = query(lambda c: KPI_EXPORTS[kpi](c, flt))
         name = f"{kpi}-{stamp}"

@@ -24,7 +24,7 @@ from app import saved_views as views
 from app.pages import analytics_panels as panels
 from app.pages import analytics_state as st
 from app.pages import register_page
-from app.pages.analytics_data import query, require_role, today
+from app.pages.analytics_data import campaign_settings, query, require_role, today
 from app.services import get_services
 from core.db import transaction
 from core.exceptions import PyDialerError
@@ -169,7 +169,13 @@ def _chart(name: str) -> Any:
         require_role(ROLES)
         flt = st.to_filter(st.normalize(state, today()))
         try:
-            fig = figure(query(lambda c: kpi(c, flt)))
+            if name == "abandon":  # each campaign against its own target (PostgreSQL settings)
+                settings = campaign_settings()
+                targets = {i: t for i, (_n, t) in settings.items()}
+                frame = query(lambda c: kpis.abandon_trend(c, flt, targets))
+                fig = figures.abandon_figure(frame, {i: n for i, (n, _t) in settings.items()})
+            else:
+                fig = figure(query(lambda c: kpi(c, flt)))
         except PyDialerError as exc:
             fig = figures.empty_figure(title, f"Cannot load: {exc.message}")
         return fig.update_layout(title=None, margin={"t": 12})  # the card header carries the title

@@ -17,10 +17,11 @@ from datetime import UTC, date
 from typing import TypeVar
 
 import flask
+import sqlalchemy as sa
 from clickhouse_connect.driver.client import Client
 from flask_login import current_user
 
-from analytics.client import get_client
+from analytics.client import database_name, get_client
 from app.services import get_services
 from core.exceptions import EngineError, NotAuthenticated, PermissionDenied
 
@@ -35,6 +36,7 @@ class _ClickHouse:
         self.client: Client | None = None
         self.build_lock = threading.Lock()
         self.query_lock: threading.Lock | None = None
+        self.readonly_client: Client | None = None  # /sql's, when CLICKHOUSE_READONLY_URL is set
 
 
 def _holder(app: flask.Flask) -> _ClickHouse:
@@ -70,9 +72,34 @@ def clickhouse() -> Iterator[Client]:
         yield holder.client
 
 
-def query(fn: Callable[[Client], T]) -> T:
-    """Run ``fn(client)``; ClickHouse errors become :class:`EngineError` with a short message."""
+def _readonly_client() -> Client | None:
+    """The read-only user's client (``CLICKHOUSE_READONLY_URL``, bound to the analytics database),
+    or None when not configured: /sql then runs on the app's client under readonly settings."""
+    app = flask.current_app
+    settings = get_services(app).settings
+    if not settings.clickhouse_readonly_url:
+        return None
+    holder = _holder(app)
+    if holder.readonly_client is None:
+        import dataclasses
+
+        with holder.build_lock:
+            if holder.readonly_client is None:
+                ro = dataclasses.replace(settings, clickhouse_url=settings.clickhouse_readonly_url)
+                # Bind the analytics database explicitly: the read-only user may not list system.databases.
+                holder.readonly_client = get_client(ro, embedded=False, database="")
+                holder.readonly_client.database = database_name(ro)  # its URL path, else CLICKHOUSE_DATABASE
+    return holder.readonly_client
+
+
+def query(fn: Callable[[Client], T], *, readonly_user: bool = False) -> T:
+    """Run ``fn(client)``; ClickHouse errors become :class:`EngineError` with a short message.
+
+    ``readonly_user=True`` (the /sql page) uses the read-only user's client when one is configured."""
     try:
+        ro = _readonly_client() if readonly_user else None
+        if ro is not None:
+            return fn(ro)
         with clickhouse() as client:
             return fn(client)
     except (EngineError, PermissionDenied):
@@ -100,3 +127,11 @@ def today() -> date:
     """Today's UTC date from the app's clock."""
     now = get_services().clock.now()
     return (now.astimezone(UTC) if now.tzinfo else now).date()
+
+
+def campaign_settings() -> dict[int, tuple[str, float]]:
+    """campaign id -> (name, target_abandon_rate), from PostgreSQL's campaign settings (one small
+    query per render: settings, never call history -- that is ClickHouse's)."""
+    with get_services().engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, name, target_abandon_rate FROM campaigns")).all()
+    return {int(i): (str(n), float(t)) for i, n, t in rows}

@@ -1,4 +1,5 @@
-"""``/``: the start page. Every role lands here and sees the pages it may open and its account."""
+"""``/``: the start page: the pages a role may open and its account. Admins and agents land here
+after sign-in; supervisors and managers land on the wallboard (``app.auth.LANDING_BY_ROLE``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """``/sql``: read-only SQL against the analytics database for data teams (admins and managers).
 
-Every statement goes through :func:`app.sqlpage.validate_sql` and runs with
-:data:`app.sqlpage.QUERY_SETTINGS` (readonly, row and time limits). Every attempt -- run,
+Every statement goes through :func:`app.sqlpage.validate_sql` and
+:func:`app.sqlpage.check_query_tree` (ClickHouse's ``EXPLAIN QUERY TREE``: only tables of the
+analytics database), then runs with :data:`app.sqlpage.QUERY_SETTINGS` (readonly, row, time and
+memory limits) -- as the read-only user of ``sql/clickhouse/roles/readonly.sql`` when
+``CLICKHOUSE_READONLY_URL`` is set. Every attempt -- run,
 refused or failed -- is written to the audit log as ``sql.query`` with the SQL text.
 """
 
@@ -25,7 +28,16 @@ from flask_login import current_user
 from app.pages import register_page
 from app.pages.analytics_data import query, require_role
 from app.services import get_services
-from app.sqlpage import MAX_ROWS, QUERY_SETTINGS, SqlRefused, SqlResult, truncate_rows, validate_sql
+from app.sqlpage import (
+    EXPLAIN_SETTINGS,
+    MAX_ROWS,
+    QUERY_SETTINGS,
+    SqlRefused,
+    SqlResult,
+    check_query_tree,
+    truncate_rows,
+    validate_sql,
+)
 from core import audit
 from core.db import transaction
 from core.exceptions import PyDialerError, ValidationError
@@ -60,18 +72,32 @@ def _audit(sql: str, outcome: dict[str, Any]) -> None:
                      after={"sql": sql[:20_000], **outcome}, ip=flask.request.remote_addr)
 
 
+def _query_tree(client: Any, sql: str) -> str:
+    # No row limit here (a cut tree would hide tables); the statement is not executed.
+    result = client.query("EXPLAIN QUERY TREE " + sql, settings=EXPLAIN_SETTINGS)
+    return "\n".join(str(row[0]) for row in result.result_rows)
+
+
 def run_audited(sql: Any) -> SqlResult:
-    """Validate, run, audit. Raises :class:`ValidationError` (refused) or ``EngineError`` (failed)."""
+    """Validate (text, then ClickHouse's query tree), run, audit. Raises :class:`ValidationError`
+    (refused: nothing ran) or ``EngineError`` (failed)."""
     require_role(ROLES)
     text = sql if isinstance(sql, str) else ""
+    database = query(lambda c: c.database or "default", readonly_user=True)
+    checked = None
     try:
-        checked = validate_sql(sql)
+        checked = validate_sql(sql, database)
+        tree = query(lambda c: _query_tree(c, checked.sql), readonly_user=True)
+        check_query_tree(tree, database)
     except SqlRefused as exc:
-        _audit(text, {"status": "refused", "reason": str(exc)})
+        _audit(checked.sql if checked else text, {"status": "refused", "reason": str(exc)})
         raise ValidationError(f"Refused: {exc}") from exc
+    except PyDialerError as exc:
+        _audit(checked.sql if checked else text, {"status": "error", "error": exc.message})
+        raise
     started = time.perf_counter()
     try:
-        result = query(lambda c: c.query(checked.sql, settings=QUERY_SETTINGS))
+        result = query(lambda c: c.query(checked.sql, settings=QUERY_SETTINGS), readonly_user=True)
     except PyDialerError as exc:
         _audit(checked.sql, {"status": "error", "error": exc.message})
         raise
@@ -99,8 +125,8 @@ def schema_tree() -> Any:
 def layout(**_query: str) -> html.Div:
     return html.Div([
         html.H1("SQL", className="h3 mb-1"),
-        html.P(f"Read-only queries on the analytics database: one SELECT / WITH / DESCRIBE / SHOW / EXPLAIN "
-               f"statement, at most {MAX_ROWS:,} rows and {QUERY_SETTINGS['max_execution_time']} s. "
+        html.P(f"Read-only queries on the analytics tables: one SELECT (WITH … SELECT included), "
+               f"at most {MAX_ROWS:,} rows and {QUERY_SETTINGS['max_execution_time']} s. "
                "Every query is audited.", className="text-body-secondary small"),
         dbc.Row([
             dbc.Col(dbc.Card([dbc.CardHeader("Schema"),

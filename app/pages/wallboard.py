@@ -27,15 +27,14 @@ logger = logging.getLogger(__name__)
 
 ROLES = push.WALLBOARD_ROLES
 TV_WORDS = ("1", "true", "yes", "on")
-
-
-def layout(campaign: str | None = None, tv: str | None = None, **_query: Any) -> html.Div:
+def layout(campaign: str | None = None, tv: str | None = None, rotate: str | None = None,
+           **_query: Any) -> html.Div:
     campaign = (campaign or "").strip()
     tv_mode = campaign == "tv" or (tv or "").lower() in TV_WORDS
     if campaign == "tv" or not campaign.isdigit():
         campaign = ""
     user_id = getattr(current_user, "id", "") if current_user and current_user.is_authenticated else ""
-    return wb_layout.build(campaign, tv_mode, default_endpoint(user_id) if user_id else "")
+    return wb_layout.build(campaign, tv_mode, default_endpoint(user_id) if user_id else "", wb_layout.rotate_seconds(rotate))
 
 
 def monitor(request: Any) -> str:

@@ -11,6 +11,20 @@ from typing import Any
 
 from dash import dcc, html
 
+ROTATE_RANGE_S = (1.0, 600.0)
+
+
+def rotate_seconds(text: str | None) -> float | None:
+    """``?rotate=<seconds>`` for the TV rotation, clamped to :data:`ROTATE_RANGE_S`; garbage -> default."""
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    if value is None or value != value:  # NaN
+        return None
+    lo, hi = ROTATE_RANGE_S
+    return min(hi, max(lo, value))
+
 
 def data(**attrs: str) -> dict[str, Any]:
     """``data-*`` attributes (``data(key="x")`` -> ``{"data-key": "x"}``) for ``**`` into a component."""
@@ -52,7 +66,8 @@ def agent_table() -> html.Table:
     )
 
 
-def build(campaign: str, tv: bool, endpoint: str) -> html.Div:
+def build(campaign: str, tv: bool, endpoint: str, rotate_s: float | None = None) -> html.Div:
+    """``rotate_s``: TV rotation period (``None``: the JS default, 15 s)."""
     return html.Div(
         [
             html.Div(
@@ -139,5 +154,6 @@ def build(campaign: str, tv: bool, endpoint: str) -> html.Div:
         ],
         id="wallboard-root",
         className="wb-root" + (" wb-tv-root" if tv else ""),
-        **data(campaign=campaign, tv="1" if tv else "0"),
+        **data(campaign=campaign, tv="1" if tv else "0",
+               rotate_ms=str(int(rotate_s * 1000)) if rotate_s else ""),
     )

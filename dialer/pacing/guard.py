@@ -6,6 +6,12 @@ rolling figure. A predictive policy only steers its own near-term rate, so the p
 the campaign's rolling totals here and the guard forbids any over-dial (anything beyond one line per
 idle agent, which cannot abandon) while the remaining head-room is too small to absorb a few more drops.
 
+Two guards live here. :class:`TickGuard` (with :func:`guarded_calls`) is the one the production loop
+(:mod:`dialer.loop`) and the simulator (:mod:`dialer.simulate_engine`) both apply to every decision, so
+the benchmark measures what production does. :class:`AbandonGuard` is the older hysteresis guard a caller
+may feed through ``policy.set_compliance_state``; the loop no longer does (its fixed 3-abandon reserve
+kept a young campaign progressive for its first ~200 answers).
+
 Everything takes ``now`` (seconds, any monotonic origin): no clock is read.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import dataclass, replace
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +116,173 @@ class RollingAbandonWindow:
     def totals(self, now: float) -> tuple[int, int]:
         self._expire(now)
         return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
+
+
+# --- the per-tick guard that production and ``dialer.simulate`` both run ------------------------------
+
+DEFAULT_AMD_FALSE_POSITIVE_RATE = 0.01  # share of live answers an AMD engine calls "machine" (vendor figure)
+
+
+@dataclass(frozen=True)
+class AbandonFigures:
+    """One campaign's rolling-window figures (FTC 30 days or Ofcom 24 h)."""
+
+    answers: int  # live (human) answers
+    abandons: int
+    amd_false_positives: float = 0.0  # estimated (see :func:`amd_false_positive_estimate`)
+
+    @property
+    def rate(self) -> float:
+        return self.abandons / self.answers if self.answers else 0.0
+
+    @property
+    def ofcom_rate(self) -> float:
+        """Ofcom counts an AMD false positive as a live call that was abandoned."""
+        live = self.answers + self.amd_false_positives
+        return (self.abandons + self.amd_false_positives) / live if live else 0.0
+
+    def budget(self, target: float) -> float:
+        """Abandons still allowed before the FTC rate crosses ``target`` (negative: already over)."""
+        return target * self.answers - self.abandons
+
+    def ofcom_budget(self, target: float) -> float:
+        """The same head-room for Ofcom's figure, where every AMD false positive is an abandoned live call."""
+        fp = self.amd_false_positives
+        return target * (self.answers + fp) - (self.abandons + fp)
+
+
+def amd_false_positive_estimate(humans_screened: float, fp_rate: float = DEFAULT_AMD_FALSE_POSITIVE_RATE) -> float:
+    """Estimated live people AMD called "machine", from the live answers AMD passed as human.
+
+    The dialer never learns which machine verdict was a person (it hangs up or leaves a message), so per
+    Ofcom's guidance we apply a *reasoned estimate*: an AMD engine mislabels a share ``fp_rate`` of live
+    answers (a property of the engine, measured by call listening; independent of the list's machine
+    mix, unlike a share of machine verdicts). ``h`` people passed as human are ``(1 − r)`` of the people
+    AMD heard, so ``h · r / (1 − r)`` were hung up on.
+    """
+    if not 0 <= fp_rate < 1:
+        raise ValueError("fp_rate must be in [0, 1)")
+    return humans_screened * fp_rate / (1.0 - fp_rate)
+
+
+class HumanAnswerRate:
+    """Share of resolved dials that reached a person, forgetting old dials, with a pessimistic prior.
+
+    The prior is ``prior_dials`` pseudo-dials at ``prior_rate`` (default 20 at 100 %): a young campaign
+    is assumed to reach a person on every surplus call, and the estimate falls to the observed rate as
+    dials resolve. Fast outcomes (human, busy) resolve before no-answers, so early on the estimate leans
+    high too: both errors are on the safe side. ``half_life`` (in dials) lets it follow a list change.
+    """
+
+    def __init__(self, prior_dials: float = 20.0, prior_rate: float = 1.0, half_life: float = 1000.0) -> None:
+        if prior_dials < 0 or not 0 <= prior_rate <= 1 or half_life <= 0:
+            raise ValueError("prior_dials ≥ 0, prior_rate in [0, 1] and half_life > 0 required")
+        self.prior_dials, self.prior_rate = prior_dials, prior_rate
+        self._keep = 0.5 ** (1.0 / half_life)
+        self.dials = 0.0
+        self.humans = 0.0
+
+    def record(self, outcome: str) -> None:
+        if outcome not in ("human", "machine", "failed", "no_answer"):
+            raise ValueError(f"unknown call outcome {outcome!r}")
+        self.dials = self.dials * self._keep + 1.0
+        self.humans = self.humans * self._keep + (outcome == "human")
+
+    @property
+    def rate(self) -> float:
+        return (self.humans + self.prior_rate * self.prior_dials) / (self.dials + self.prior_dials)
+
+
+class TickGuard:
+    """The rolling-abandon guard applied to every pacing decision, in production and in the simulator.
+
+    Before a tick's calls are placed: every call beyond ``progressive`` (one line per idle agent not
+    already covered by a ringing or waiting call, which cannot abandon) might reach a person who finds
+    no agent. The tick is allowed only if the window's remaining budget (``target × answers −
+    abandons``, the Ofcom form when AMD false positives count) still covers
+
+        calls_waiting (answered people with no agent yet: each may drop)
+        + (calls in flight beyond the idle agents + this tick's surplus) × human answer rate,
+
+    i.e. every call that no idle agent is waiting for, as if no busy agent freed up in time, with the
+    answer rate from :class:`HumanAnswerRate`; otherwise the surplus is cut to what the budget covers
+    (progressive once it covers nothing). Counting the calls already in flight, not only this tick's,
+    is what keeps successive ticks from each spending the same head-room. So the guard trips while the rolling rate is still
+    under the target, one tick's worst case ahead of it.
+    Figures older than ``stale_after_s`` clamp too (unknown means unsafe).
+    """
+
+    def __init__(
+        self,
+        target: float = 0.03,
+        *,
+        count_amd_false_positives: bool = False,
+        stale_after_s: float | None = 60.0,
+        answer_rate: HumanAnswerRate | None = None,
+    ) -> None:
+        if not 0 < target < 1:
+            raise ValueError("target must be in (0, 1)")
+        self.target = target
+        self.count_amd_fp = count_amd_false_positives
+        self.stale_after_s = stale_after_s
+        self.answer_rate = answer_rate or HumanAnswerRate()
+        self.figures = AbandonFigures(0, 0)
+        self.updated_at: float | None = None
+        self.clamps = 0
+
+    def update(self, figures: AbandonFigures, now: float) -> None:
+        if figures.answers < 0 or figures.abandons < 0 or figures.amd_false_positives < 0:
+            raise ValueError(f"bad abandon figures: {figures}")
+        self.figures = figures
+        self.updated_at = now
+
+    def on_call_result(self, outcome: str) -> None:
+        self.answer_rate.record(outcome)
+
+    def budget(self) -> float:
+        fig = self.figures
+        return fig.ofcom_budget(self.target) if self.count_amd_fp else fig.budget(self.target)
+
+    def exposure(self, proposed: int, progressive: int, calls_waiting: int) -> float:
+        """Abandons the calls out there could still add if no agent frees up: the people already
+        waiting, plus every call beyond the idle agents (those in flight and this tick's surplus) at the
+        human answer rate."""
+        in_flight = max(0, -progressive)  # ringing + waiting − idle, when positive
+        surplus = max(0, proposed - max(progressive, 0))
+        return calls_waiting + (in_flight + surplus) * self.answer_rate.rate
+
+    def decide(self, proposed: int, progressive: int, calls_waiting: int, now: float) -> tuple[int, bool]:
+        """(calls to place, clamped?): the surplus is cut to what the budget covers (to none if it covers
+        nothing). Cutting only the excess, not the whole surplus, matters: an all-or-nothing clamp leaves
+        agents idle, the next proposal grows with them, and the guard clamps that too."""
+        floor = max(progressive, 0)
+        if proposed <= floor:
+            return proposed, False
+        stale = (self.stale_after_s is not None and
+                 (self.updated_at is None or now - self.updated_at > self.stale_after_s))
+        if stale:
+            self.clamps += 1
+            return floor, True
+        rate = self.answer_rate.rate
+        spare = self.budget() - self.exposure(floor, progressive, calls_waiting)  # before any surplus
+        allowed = proposed - floor if rate == 0 and spare >= 0 else (int(spare / rate) if spare > 0 else 0)
+        if proposed - floor > allowed:
+            self.clamps += 1
+            return floor + allowed, True
+        return proposed, False
+
+
+def guarded_calls(policy: object, obs: object, guard: TickGuard | None) -> tuple[int, bool]:
+    """``policy.calls_to_place(obs)`` through ``guard``: the one decision path of the loop and the simulator.
+
+    A clamp is written into ``policy.last_decision`` (``capped_by="guard"``) so ``dial_decisions`` says why.
+    """
+    count = int(policy.calls_to_place(obs))  # type: ignore[attr-defined]
+    if guard is None:
+        return count, False
+    progressive = obs.agents_idle - len(obs.ringing_elapsed_s) - obs.calls_waiting  # type: ignore[attr-defined]
+    placed, clamped = guard.decide(count, progressive, obs.calls_waiting, obs.now)  # type: ignore[attr-defined]
+    decision = getattr(policy, "last_decision", None)
+    if clamped and decision is not None:
+        policy.last_decision = replace(decision, count=placed, capped_by="guard")  # type: ignore[attr-defined]
+    return placed, clamped

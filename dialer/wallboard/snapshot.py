@@ -113,7 +113,10 @@ def call_counts(calls: Mapping[str, Sequence[float]], now: float) -> dict[str, A
     }
 
 
-def summary(fig: CampaignFigures, agents: Sequence[AgentRow], now: float) -> dict[str, Any]:
+def summary(fig: CampaignFigures, agents: Sequence[AgentRow], now: float, warn_fraction: float = 0.8) -> dict[str, Any]:
+    """One board's figures. ``abandon.levels`` is each gauge's colour step (:func:`abandon_level`
+    with the alert rules' ``warn_fraction``), computed here so the board and the alerts can never
+    disagree; ``assets/wallboard.js`` only maps a level to a colour."""
     stats = fig.stats
     humans, abandons = int(stats.get("humans", 0)), int(stats.get("abandons", 0))
     today = Ratio(abandons, humans)
@@ -134,7 +137,10 @@ def summary(fig: CampaignFigures, agents: Sequence[AgentRow], now: float) -> dic
             "window_answers": fig.abandon_window.den,
             "window_abandons": fig.abandon_window.num,
             "target": target,
-            "level": abandon_level(fig.abandon_window.rate, target),
+            "level": abandon_level(fig.abandon_window.rate, target, warn_fraction),
+            "levels": {name: abandon_level(ratio.rate, target, warn_fraction)
+                       for name, ratio in (("today", today), ("hour", fig.abandon_hour),
+                                           ("window", fig.abandon_window))},
         },
         "today": {
             "calls": int(stats.get("dials", 0)),
@@ -224,7 +230,7 @@ def build(
     by_campaign: dict[int | None, list[AgentRow]] = {}
     for a in agents:
         by_campaign.setdefault(a.campaign_id, []).append(a)
-    campaigns = [summary(f, by_campaign.get(f.info.id, []), now) for f in figures]
+    campaigns = [summary(f, by_campaign.get(f.info.id, []), now, rules.warn_fraction) for f in figures]
     rows = [agent_json(a, now, names, limits) for a in sorted(agents, key=lambda x: (x.campaign_id or 0, x.name))]
     alerts = evaluate(campaigns, rows, rules)
     return {
@@ -232,7 +238,7 @@ def build(
         "seq": seq,
         "generated_at": round(now, 3),
         "campaigns": campaigns,
-        "overview": summary(merge(figures), list(agents), now),
+        "overview": summary(merge(figures), list(agents), now, rules.warn_fraction),
         "agents": rows,
         "alerts": alerts,
     }

@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +43,35 @@ def load_reference(engine: sa.Engine) -> Reference:
         codes = conn.execute(sa.text("SELECT campaign_id, code, max_s FROM pause_codes WHERE max_s IS NOT NULL"))
         limits = {(r.campaign_id, r.code): int(r.max_s) for r in codes}
     return Reference(infos, names, limits)
+
+
+def utc_midnight(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+HANDLE_SQL = sa.text("""
+    SELECT campaign_id, count(*) AS calls,
+           sum(greatest(0, extract(epoch FROM ended_at - connected_at))
+               + coalesce(greatest(0, extract(epoch FROM wrap_ended_at - ended_at)), 0)) AS handle_s
+      FROM call_attempts
+     WHERE connected_at IS NOT NULL AND ended_at >= :day
+       AND dialed_at >= :since  -- ix_call_attempts_campaign_dialed; no call rings for a day
+     GROUP BY campaign_id""")
+
+
+def load_handle_times(engine: sa.Engine, now: float) -> dict[int, tuple[float, int]]:
+    """``{campaign id: (talk + wrap seconds, connected calls)}`` of the calls that ended today (UTC).
+
+    The analytics AHT (:func:`analytics.kpis.calls.summary`: ``(talk + wrap) / connected``) over
+    the same rows: talk = connected -> ended, wrap = ended -> wrap ended (0 while the agent is
+    still in wrap; :meth:`dialer.agents.PgDispositions.wrap_ended` fills it in, and the figure
+    follows on the next read). Read from PostgreSQL, not from the event stream, so an
+    aggregator restart neither resets nor double counts it.
+    """
+    day = utc_midnight(now)
+    with engine.connect() as conn:
+        rows = conn.execute(HANDLE_SQL, {"day": day, "since": day - timedelta(days=1)})
+        return {int(r.campaign_id): (float(r.handle_s or 0.0), int(r.calls)) for r in rows}
 
 
 def load_refusals(engine: sa.Engine, campaign_id: int, now: float) -> dict[str, int]:

@@ -8,24 +8,33 @@ An AMI message is a block of ``Key: Value`` lines ended by an empty line, CRLF l
   ``ValueError`` (fixtures and tests use it; nothing half-parsed escapes).
 * :meth:`Message.__bytes__` refuses CR / LF inside names or values: an unchecked caller-id such as
   ``"x\\r\\nAction: Hangup"`` would otherwise inject a second action into the manager session.
-* :class:`Framer` is what reads a live socket: it accepts any byte chunking (half messages,
-  single bytes), bare ``\\n`` endings, the one-line ``Asterisk Call Manager/x.y`` banner, and
-  drops (with a logged reason) lines without a colon, binary junk and lines over
-  ``max_line`` bytes, without ever raising or growing its buffer without bound.
+* :class:`Framer` is what reads a live socket (the client's panoramisk protocol feeds it, see
+  ``telephony.ami.client``): it accepts any byte chunking (half messages, single bytes), bare
+  ``\\n`` endings, the one-line ``Asterisk Call Manager/x.y`` banner, and drops (with a logged
+  reason) every message holding a line without a colon, binary junk, a line over ``max_line``
+  bytes, or more than ``max_message`` bytes in all, without ever raising or growing its buffers
+  without bound.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 logger = logging.getLogger(__name__)
 
 EOL = b"\r\n"
 BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_LINE = 64 * 1024
+#: one message, all lines: a Status or CoreShowChannel with every channel variable is a few KB;
+#: 256 KB is generous and still bounds what an endless, never-terminated message can hold.
+MAX_MESSAGE = 256 * 1024
 _END_COMMAND = "--END COMMAND--"
+_BANNER_BYTES = BANNER_PREFIX.encode()
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # C0 controls but tab (CR/LF are stripped)
 
 
 def _check(text: str, what: str) -> None:
@@ -103,13 +112,25 @@ class Message:
             out.append(_END_COMMAND.encode())
         return EOL.join(out) + EOL + EOL
 
+    @classmethod
+    def _trusted(cls, headers: tuple[tuple[str, str], ...]) -> Message:
+        """For the framer's fast path, which has already checked what ``__post_init__`` checks."""
+        msg = object.__new__(cls)
+        object.__setattr__(msg, "headers", headers)
+        object.__setattr__(msg, "body", "")
+        return msg
+
     # -- access ----------------------------------------------------------------------------
-    def get(self, name: str, default: str | None = None) -> str | None:
-        wanted = name.lower()
+    @cached_property
+    def _index(self) -> dict[str, str]:
+        # first value per lower-cased name: the normaliser reads ~5 headers of every event
+        index: dict[str, str] = {}
         for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return default
+            index.setdefault(key.lower(), value)
+        return index
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._index.get(name.lower(), default)
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
@@ -157,57 +178,108 @@ def split_header(line: str) -> tuple[str, str] | None:
 
 
 class Framer:
-    """Incremental AMI framing for a byte stream; never raises on input."""
+    """Incremental AMI framing for a byte stream; never raises on input.
 
-    def __init__(self, max_line: int = MAX_LINE) -> None:
+    A bad line (no colon, control bytes, longer than ``max_line``) or a message growing past
+    ``max_message`` bytes *poisons* the message it is in: the reason is logged once, the lines read
+    so far are freed, and everything up to that message's blank line is discarded. Delivering the
+    rest of such a message would be worse than losing it: a Hangup whose ``Uniqueid`` line was
+    garbled would end the wrong call, or none. Memory held is at most ``max_line`` (the partial
+    line) plus ``max_message`` (the message being read), whatever the peer sends.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE, max_message: int = MAX_MESSAGE) -> None:
         self.max_line = max_line
+        self.max_message = max_message
         self.banner: str | None = None
-        self.dropped: list[str] = []  # reasons, for tests and metrics (bounded)
+        self.dropped: list[str] = []  # reasons, for tests and metrics (first 1000)
+        self.dropped_count = 0
+        self.peak_buffered = 0  # the most :attr:`buffered_bytes` ever held between two reads
         self._buf = bytearray()
         self._skipping = False  # inside an over-long line: discard until its newline
         self._pairs: list[tuple[str, str]] = []
         self._body: list[str] = []
+        self._size = 0  # bytes of the message being read
+        self._poison: str | None = None  # why the message being read will be dropped
         self._first_line = True
 
+    @property
+    def buffered_bytes(self) -> int:
+        """What the framer holds right now (the partial line + the message being read)."""
+        return len(self._buf) + self._size
+
     def feed(self, data: bytes) -> list[Message]:
-        self._buf.extend(data)
         out: list[Message] = []
+        if self._skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return out  # still inside the over-long line: nothing is kept
+            self._skipping = False
+            data = data[newline + 1 :]
+        self._buf.extend(data)
+        if not self._pairs and self._poison is None and not self._first_line:
+            self._fast_path(out)
         last = self._buf.rfind(b"\n")
-        if last < 0:
-            if len(self._buf) > self.max_line:
-                self._drop(f"line longer than {self.max_line} bytes")
-                self._buf.clear()
-                self._skipping = True
-            return out
-        lines = bytes(self._buf[:last]).split(b"\n")
-        del self._buf[: last + 1]
-        for raw in lines:
-            if self._skipping:
-                self._skipping = False  # the tail of an over-long line
-                continue
-            if len(raw) > self.max_line:
-                self._drop(f"line longer than {self.max_line} bytes")
-                continue
-            message = self._line(raw.rstrip(b"\r"))
-            if message is not None:
-                out.append(message)
+        if last >= 0:
+            lines = bytes(self._buf[:last]).split(b"\n")
+            del self._buf[: last + 1]
+            for raw in lines:
+                if len(raw) > self.max_line:
+                    self._spoil(f"line longer than {self.max_line} bytes")
+                    continue
+                message = self._line(raw[:-1] if raw.endswith(b"\r") else raw)
+                if message is not None:
+                    out.append(message)
         if len(self._buf) > self.max_line:
-            self._drop(f"line longer than {self.max_line} bytes")
+            self._spoil(f"line longer than {self.max_line} bytes")
             self._buf.clear()
             self._skipping = True
+        held = len(self._buf) + self._size
+        if held > self.peak_buffered:
+            self.peak_buffered = held
         return out
 
+    def _fast_path(self, out: list[Message]) -> None:
+        """Whole ``\\r\\n``-framed messages between clean boundaries, without the per-line machine.
+
+        Live traffic is almost all plain messages; the first block that is anything else (bare LF,
+        control bytes, a colon-less line, a Follows body, an over-long block) stops the fast path
+        and the line machine below takes it from there, so both paths give the same result.
+        """
+        data = bytes(self._buf)
+        pos = 0
+        while True:
+            end = data.find(b"\r\n\r\n", pos)
+            if end < 0 or end - pos > self.max_message:
+                break
+            msg = _fast_message(data[pos:end], self.max_line)
+            if msg is _NOT_FAST:
+                break
+            if msg is not None:
+                out.append(msg)  # type: ignore[arg-type]
+            pos = end + 4
+        if pos:
+            del self._buf[:pos]
+
     def _line(self, raw: bytes) -> Message | None:
-        text = raw.decode("utf-8", errors="replace")
+        if not raw or raw.isspace():
+            return self._finish()
         if self._first_line:
             self._first_line = False
-            if not self._pairs and text.startswith(BANNER_PREFIX):
-                self.banner = text[len(BANNER_PREFIX) :].strip()
+            if not self._pairs and raw.startswith(_BANNER_BYTES):
+                self.banner = raw[len(_BANNER_BYTES) :].decode("utf-8", errors="replace").strip()
                 return None
-        if not text or text.isspace():
-            return self._finish()
-        if "\x00" in text:
-            self._drop(f"binary line {text[:40]!r}")
+        if self._poison is not None:
+            return None  # the rest of a message already being dropped
+        self._size += len(raw) + 2
+        if self._size > self.max_message:
+            self._spoil(f"message longer than {self.max_message} bytes")
+            return None
+        # Not UTF-8 is not garbage (a latin-1 CallerIDName is real traffic): decode with
+        # replacement. Control bytes are: text protocols never carry them.
+        text = raw.decode("utf-8", errors="replace")
+        if _CONTROL.search(text):
+            self._spoil(f"binary line {text[:40]!r}")
             return None
         pairs = self._pairs
         in_follows = bool(pairs) and pairs[0] == ("Response", "Follows")
@@ -217,26 +289,62 @@ class Framer:
                 if text != _END_COMMAND:
                     self._body.append(text)
                 return None
-            self._drop(f"header without colon {text[:60]!r}")
+            self._spoil(f"header without colon {text[:60]!r}")
             return None
         pairs.append(pair)
         return None
 
     def _finish(self) -> Message | None:
-        pairs, body = self._pairs, self._body
-        self._pairs, self._body = [], []
-        if not pairs:
+        pairs, body, poisoned = self._pairs, self._body, self._poison
+        self._pairs, self._body, self._size, self._poison = [], [], 0, None
+        if not pairs or poisoned is not None:
             return None
         try:
             return Message(tuple(pairs), "\n".join(body))
         except ValueError as exc:
-            self._drop(f"malformed message: {exc}")
+            self._spoil(f"malformed message: {exc}")
+            self._poison = None  # already ended
             return None
 
-    def _drop(self, reason: str) -> None:
-        logger.warning("AMI framing: dropped %s", reason)
+    def _spoil(self, reason: str) -> None:
+        """Drop the message being read (once: later bad lines of the same message add nothing)."""
+        if self._poison is not None:
+            return
+        first = f"{self._pairs[0][0]}: {self._pairs[0][1]}"[:60] if self._pairs else "no header yet"
+        self._poison = reason
+        self._pairs, self._body = [], []
+        self._size = 0
+        self.dropped_count += 1
+        logger.warning("AMI framing: dropped a message (%s): %s", first, reason)
         if len(self.dropped) < 1000:
             self.dropped.append(reason)
+
+
+_NOT_FAST = object()
+_CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FOLLOWS = b"Response: Follows"
+
+
+def _fast_message(block: bytes, max_line: int) -> Message | None | object:
+    """One CRLF-framed block as a message, or ``_NOT_FAST`` if it needs the careful path."""
+    if not block:
+        return None
+    crlf = block.count(b"\r\n")
+    if (block.count(b"\n") != crlf or block.count(b"\r") != crlf or _CONTROL_BYTES.search(block)
+            or block.startswith(_FOLLOWS)):
+        return _NOT_FAST
+    if len(block) > max_line and any(len(raw) > max_line for raw in block.split(b"\r\n")):
+        return _NOT_FAST
+    pairs = []
+    for line in block.decode("utf-8", errors="replace").split("\r\n"):
+        colon = line.find(":")
+        if colon <= 0:
+            return _NOT_FAST
+        key = line[:colon]
+        if " " in key or "\t" in key:
+            return _NOT_FAST
+        pairs.append((key, line[colon + 2 :] if line.startswith(" ", colon + 1) else line[colon + 1 :]))
+    return Message._trusted(tuple(pairs))
 
 
 def parse_transcript(data: bytes) -> list[Message]:

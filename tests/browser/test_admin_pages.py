@@ -80,7 +80,7 @@ def open_as(chromium, server: LiveServer, username: str):
     page.fill("#username", username)
     page.fill("#password", server.password)
     page.click("#login-submit")
-    page.wait_for_url(re.compile(r".*/$"))
+    page.wait_for_url(re.compile(r".*/(wallboard)?$"))  # supervisors and managers land on the wallboard
     return context, page
 
 

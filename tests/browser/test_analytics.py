@@ -51,7 +51,7 @@ def sign_in(page, username: str, password: str) -> None:
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-submit")
-    page.wait_for_url(re.compile(r".*/$"))
+    page.wait_for_url(re.compile(r".*/(wallboard)?$"))  # managers land on the wallboard
 
 
 def test_manager_explores_analytics(page, live_server, analytics_data, artifacts_dir):

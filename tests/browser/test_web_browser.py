@@ -47,7 +47,8 @@ def test_login_page_and_wrong_password(page, live_server, artifacts_dir):
 
 def test_supervisor_sees_live_page_refreshing(page, live_server, artifacts_dir):
     sign_in(page, "supervisor", live_server.password)
-    page.wait_for_url(re.compile(r".*/$"))
+    page.wait_for_url(re.compile(r".*/wallboard$"))  # supervisors land on live data
+    page.goto("/")
     page.locator("#home-link-live").wait_for()
     assert page.locator("#shell-nav-audit").count() == 0  # admin only
     page.screenshot(path=str(artifacts_dir / "home-supervisor.png"))

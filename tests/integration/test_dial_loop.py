@@ -171,7 +171,8 @@ def test_garbage_events_are_skipped_not_fatal(rig) -> None:
 
 def test_amd_campaign_reserves_no_agent_until_the_human_verdict(db_committed, redis_client) -> None:
     engine, r = db_committed, redis_client
-    campaign_id = make_campaign(engine, dial_method="progressive", drop_after_s=5, amd_enabled=True)
+    campaign_id = make_campaign(engine, dial_method="progressive", drop_after_s=5, amd_enabled=True,
+                                abandon_window="ofcom_24h")
     make_leads(engine, campaign_id, 3)
     clock = Clock()
     loop = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01)
@@ -195,6 +196,12 @@ def test_amd_campaign_reserves_no_agent_until_the_human_verdict(db_committed, re
     assert bridge.call_id == human
     stats = LiveState(r).stats(campaign_id)
     assert stats["machines"] == 1 and stats["humans"] == 1
+    # Ofcom: the human AMD passed carries the estimated AMD false positives (1 % engine rate: 1/99),
+    # which the loop's guard counts as abandoned live calls in the rolling 24 h.
+    fig = loop.counts.figures(campaign_id, clock(), 1)
+    assert (fig.answers, fig.abandons) == (1, 0)
+    assert fig.amd_false_positives == pytest.approx(1 / 99)
+    assert loop.guard is not None and loop.guard.count_amd_fp
     publish(r, loop, ev.Hangup, machine)
     with engine.connect() as conn:
         row = conn.execute(sa.select(CallAttempt.outcome, CallAttempt.amd_verdict)

@@ -84,6 +84,14 @@ def seed(engine: sa.Engine, rng: random.Random, n: int = 400) -> tuple[int, list
                 "INSERT INTO callbacks (lead_id, campaign_id, agent_id, scope, due_at) VALUES (:l, :c, :a, :s, :d)"),
                 {"l": lead.id, "c": campaign, "a": user, "s": "agent" if agent else "anyone",
                  "d": NOW + timedelta(minutes=rng.randint(-300, 300))})
+        # Calls in flight (no ended_at; one older than compliance.MAX_CALL_S is a lost hangup) and ended ones.
+        for lead in rng.sample(leads, len(leads) // 10):
+            dialed = NOW - timedelta(minutes=rng.choice([1, 30, 200, 500]))
+            conn.execute(sa.text(
+                "INSERT INTO call_attempts (campaign_id, lead_id, pbx, phone_e164, dial_method, dialed_at, ended_at)"
+                " VALUES (:c, :l, 'sim1', :p, 'predictive', :d, :e)"),
+                {"c": campaign, "l": lead.id, "p": lead.phone_e164, "d": dialed,
+                 "e": None if rng.random() < 0.7 else dialed + timedelta(seconds=30)})
     return campaign, [lead.id for lead in leads]
 
 
@@ -114,10 +122,12 @@ def test_sql_selection_equals_the_pure_rules(db_committed: sa.Engine, hours: int
     assert counts["dialable"] == summary["dialable"] == len(expected)
     assert sum(counts.values()) == sum(summary.values())
     for reason in ("list_inactive", "dnc_global", "dnc_campaign", "status_not_dialable", "max_attempts",
-                   "callback_not_due", "callback_other_agent", "timezone_unknown"):
+                   "callback_not_due", "callback_other_agent", "callback_already_dialed", "call_in_flight",
+                   "timezone_unknown"):
         assert counts.get(reason, 0) == summary.get(reason, 0), reason
     if hours == 0:
         assert expected, "the scenario hands some leads out"
+        assert summary.get("call_in_flight") and summary.get("callback_already_dialed"), summary
 
 
 def test_two_concurrent_workers_never_get_the_same_lead(db_committed: sa.Engine) -> None:

@@ -153,17 +153,50 @@ def test_dispositions_over_time_by_hour(loaded, clock: str) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("teams", [(), (2, 3)])
-def test_abandon_trend_rolls_over_the_trailing_days(loaded, teams: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_abandon_trend_rolls_per_campaign_against_its_own_target(loaded, teams: tuple[int, ...]) -> None:  # type: ignore[no-untyped-def]
     client, data = loaded
     flt = KpiFilter(DAY, DAY + timedelta(days=1), campaign_ids=(1, 2), team_ids=teams)
-    got = kpis.abandon_trend(client, flt, target=0.025)
-    assert got["day"].tolist() == [pd.Timestamp(DAY.date())]
+    got = kpis.abandon_trend(client, flt, targets={1: 0.01, 2: 0.025})
+    assert got["day"].tolist() == [pd.Timestamp(DAY.date())] * 2 and got["campaign_id"].tolist() == [1, 2]
     today = in_range(data.cdr, flt)
     upto = in_range(data.cdr, replace(flt, start=ALL.start))  # all 3 days are within 30
-    row = got.iloc[0]
-    assert (row["contacts"], row["abandoned"]) == (today["is_contact"].sum(), today["dropped"].sum())
-    assert row["rolling_30d"] == pytest.approx(upto["dropped"].sum() / upto["is_contact"].sum())
-    assert row["target"] == 0.025
+    for campaign_id, target in ((1, 0.01), (2, 0.025)):
+        row = got[got["campaign_id"] == campaign_id].iloc[0]
+        mine, window = today[today["campaign_id"] == campaign_id], upto[upto["campaign_id"] == campaign_id]
+        assert (row["contacts"], row["abandoned"]) == (mine["is_contact"].sum(), mine["dropped"].sum())
+        assert row["rolling_30d"] == pytest.approx(window["dropped"].sum() / window["is_contact"].sum())
+        assert row["target"] == target
+    # Not the pooled ratio: the two campaigns' rolling rates differ from the selection's.
+    pooled = upto["dropped"].sum() / upto["is_contact"].sum()
+    assert not all(r == pytest.approx(pooled) for r in got["rolling_30d"])
+
+
+def test_abandon_trend_unknown_campaign_gets_the_default_target(loaded) -> None:  # type: ignore[no-untyped-def]
+    client, _data = loaded
+    got = kpis.abandon_trend(client, KpiFilter(DAY, DAY + timedelta(days=1), campaign_ids=(3,)), targets={1: 0.01})
+    assert got["target"].tolist() == [kpis.DEFAULT_ABANDON_TARGET]
+    with pytest.raises(ValueError, match="fraction"):
+        kpis.abandon_trend(client, KpiFilter(DAY, DAY + timedelta(days=1)), targets={1: 3.0})
+
+
+def test_abandon_trend_one_campaign_over_target_is_not_hidden_by_another(ch_client) -> None:  # type: ignore[no-untyped-def]
+    """Known data: campaign 7 abandons 2 of 40 (5%, target 1%), campaign 8 abandons 0 of 400. Pooled
+    that is 0.45% -- under every target; per campaign, 7 is over its limit."""
+    day = datetime.combine(date.today(), datetime.min.time(), UTC) - timedelta(days=1)
+
+    def call(campaign: int, minute: int, outcome: str) -> dict[str, object]:
+        at = day + timedelta(hours=10, minutes=minute)
+        return {"call_id": str(uuid.uuid4()), "campaign_id": campaign, "dialed_at": at, "outcome": outcome,
+                "answered_at": at + timedelta(seconds=5), "ended_at": at + timedelta(seconds=9), "version": 1}
+
+    rows = ([call(7, m, "abandoned" if m < 2 else "human") for m in range(40)]
+            + [call(8, m % 600, "human") for m in range(400)])
+    insert_cdrs(ch_client, rows)
+    got = kpis.abandon_trend(ch_client, KpiFilter(day, day + timedelta(days=1)), targets={7: 0.01, 8: 0.02})
+    by = got.set_index("campaign_id")
+    assert by.loc[7, "rolling_30d"] == pytest.approx(2 / 40) and by.loc[7, "target"] == 0.01
+    assert by.loc[8, "rolling_30d"] == 0.0 and by.loc[8, "target"] == 0.02
+    assert (by["rolling_30d"] > by["target"]).tolist() == [True, False]
 
 
 def test_abandon_trend_window_is_exactly_30_days(ch_client) -> None:  # type: ignore[no-untyped-def]
@@ -177,6 +210,7 @@ def test_abandon_trend_window_is_exactly_30_days(ch_client) -> None:  # type: ig
                             call(day - timedelta(days=29, hours=-12), "abandoned"),  # 30th day back: in
                             *[call(day + timedelta(hours=h), "human") for h in range(10, 18)]])
     got = kpis.abandon_trend(ch_client, KpiFilter(day, day + timedelta(days=1))).iloc[0]
+    assert got["campaign_id"] == 1 and got["target"] == kpis.DEFAULT_ABANDON_TARGET
     assert (got["contacts"], got["abandoned"], got["rate"]) == (8, 0, 0.0)
     assert got["rolling_30d"] == pytest.approx(1 / 9)
 

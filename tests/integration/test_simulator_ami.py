@@ -443,3 +443,46 @@ def test_session_that_never_logs_in_is_closed(sim: SimulatorThread) -> None:
         s.close()
     finally:
         sim.call(setattr, sim.sim.ami, "auth_timeout", 30.0)
+
+
+def test_simulator_events_have_the_documented_fields_in_order(sim: SimulatorThread) -> None:
+    """The same documented shapes the recorded fixtures are checked against (tests/unit/ami_schema.py),
+    on everything the simulator sends for answered (AMD, agent bridge), busy and no-answer calls and a
+    CoreShowChannels, read through our client (which keeps header order as sent)."""
+    from core.config import PbxServer
+    from telephony.ami.client import AmiClient
+    from tests.unit.ami_schema import EVENTS, check
+
+    sim.control("POST", "/_force", {"outcomes": ["human", "busy", "noanswer"]})
+
+    async def run() -> None:
+        seen: list[Any] = []
+        client = AmiClient(PbxServer(name="sim", ami_host="127.0.0.1", ami_port=sim.ami_port), on_event=seen.append)
+        await client.start()
+        await client.wait_ready(5)
+        replies = [await client.action({"Action": "Originate", "Channel": f"PJSIP/555800{n}@trunk",
+                                        "Context": "hold", "Exten": "s", "Priority": "1", "Timeout": "400",
+                                        "CallerID": '"Camp" <2000>', "Variable": "AMD=1"}) for n in range(3)]
+        for _ in range(200):
+            if sum(1 for m in seen if m.event == "OriginateResponse") == 3:
+                break
+            await asyncio.sleep(0.02)
+        answered = next(m for m in seen if m.event == "OriginateResponse" and m["Response"] == "Success")
+        replies.append(await client.action({"Action": "Redirect", "Channel": answered["Channel"],
+                                            "Context": "agents", "Exten": "agent9", "Priority": "1"}))
+        listed = await client.action_list({"Action": "CoreShowChannels"})
+        for _ in range(300):
+            if any(m.event == "BridgeDestroy" for m in seen):
+                break
+            await asyncio.sleep(0.02)
+        await client.close()
+        checked = [m for m in seen + replies + listed if m.kind == "response" or m.event in EVENTS]
+        problems = [f"{m.name}: {p}" for m in checked for p in check(m)]
+        assert problems == []
+        names = {m.event for m in checked}
+        assert {"Newchannel", "Newstate", "VarSet", "DialBegin", "DialEnd", "OriginateResponse", "BridgeEnter",
+                "BridgeLeave", "Hangup", "CoreShowChannel"} <= names
+        reasons = sorted(m["Reason"] for m in seen if m.event == "OriginateResponse")
+        assert reasons == ["3", "4", "5"]
+
+    asyncio.run(run())

@@ -66,7 +66,7 @@ def test_login_page_is_public_and_has_local_css_and_csrf(web_app):
 def test_login_success_sets_hardened_cookie_and_audits(web_app, web_users, db_committed):
     client = web_app.test_client()
     response = web_login(client, "Supervisor ")  # usernames are case- and space-insensitive
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/wallboard"  # supervisors land on live data
     cookie = set_cookie(response, "pydialer_session")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # session_cookie_secure=False in these settings

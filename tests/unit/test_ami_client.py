@@ -12,7 +12,7 @@ import pytest
 from core.config import PbxServer
 from telephony.ami.client import AmiClient, backoff_delay
 from telephony.ami.message import Message
-from telephony.exceptions import PbxUnavailable
+from telephony.exceptions import ActionFailed, PbxUnavailable
 from telephony.normalize import Normalizer
 from tests.unit.ami_peer import ScriptedAmiPeer
 from tests.unit.ami_transcripts import load
@@ -198,6 +198,24 @@ def test_unanswered_pings_drop_a_hung_connection_and_reconnect() -> None:
         await client.wait_ready(5)
         assert client.connects == 2 and peer.connections >= 2
         assert any(m["Action"] == "Ping" for m in peer.received)
+        await client.close()
+        await peer.stop()
+
+    run(body)
+
+
+def test_unknown_action_fails_with_asterisks_message_and_the_session_stays_up() -> None:
+    async def body() -> None:
+        peer = ScriptedAmiPeer(script("login_ok.ami", "unknown_action.ami"))
+        await peer.start()
+        client = client_for(peer)
+        await client.start()
+        await client.wait_ready(5)
+        with pytest.raises(ActionFailed, match="Invalid/unknown command") as info:
+            await client.action({"Action": "PyDialerNoSuchAction"})
+        assert info.value.details["Response"] == "Error"
+        assert (await client.action({"Action": "Ping"}))["Ping"] == "Pong"
+        assert client.connects == 1 and peer.unexpected == []
         await client.close()
         await peer.stop()
 

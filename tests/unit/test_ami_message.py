@@ -73,13 +73,30 @@ def test_framer_handles_any_chunking() -> None:
     assert [m for b in data for m in byte_by_byte.feed(bytes([b]))] == whole
 
 
-def test_framer_drops_bad_lines_and_keeps_the_rest() -> None:
+def test_framer_drops_a_message_with_a_bad_line_and_keeps_its_neighbours() -> None:
     framer = Framer()
+    before = b"Event: Newchannel\r\nUniqueid: 1.0\r\n\r\n"
     junk = b"Event: Hangup\r\nUniqueid: 1.1\r\nthis line has no colon\r\n\x00\x01\x02: bin\r\nCause: 16\r\n\r\n"
-    out = framer.feed(junk)
-    assert len(out) == 1 and out[0]["Cause"] == "16" and "this line" not in str(out[0].headers)
-    assert any("without colon" in r for r in framer.dropped)
-    assert any("binary" in r for r in framer.dropped)
+    after = b"Event: Hangup\r\nUniqueid: 1.2\r\nCause: 17\r\n\r\n"
+    out = framer.feed(before + junk + after)
+    # the garbled Hangup is not half-delivered (it would end a call on what is left of it)
+    assert [(m.event, m["Uniqueid"]) for m in out] == [("Newchannel", "1.0"), ("Hangup", "1.2")]
+    assert out[1]["Cause"] == "17"
+    assert framer.dropped == ["header without colon 'this line has no colon'"]  # one reason per message
+    assert framer.dropped_count == 1
+
+
+def test_framer_drops_a_binary_message() -> None:
+    framer = Framer()
+    out = framer.feed(b"Event: VarSet\r\nValue: a\x00b\r\n\r\nEvent: FullyBooted\r\n\r\n")
+    assert [m.event for m in out] == ["FullyBooted"]
+    assert framer.dropped[0].startswith("binary line")
+
+
+def test_framer_keeps_non_utf8_text() -> None:
+    # a latin-1 caller name is real traffic, not garbage
+    out = Framer().feed(b"Event: Newchannel\r\nCallerIDName: Jos\xe9\r\n\r\n")
+    assert out[0]["CallerIDName"] == "Jos\ufffd"
 
 
 def test_framer_survives_random_binary_and_recovers() -> None:
@@ -90,21 +107,64 @@ def test_framer_survives_random_binary_and_recovers() -> None:
     framer.feed(b"\r\n\r\n")  # end whatever half message the noise left
     out = framer.feed(b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n")
     assert out[-1].event == "FullyBooted"
+    assert framer.dropped_count > 0
 
 
-def test_framer_drops_lines_over_64k_without_buffering_them() -> None:
+def test_framer_drops_a_message_with_a_line_over_64k_without_buffering_it() -> None:
     framer = Framer()
     huge = b"Value: " + b"x" * (MAX_LINE + 10)
     out = framer.feed(b"Event: VarSet\r\nVariable: BIG\r\n" + huge[: MAX_LINE // 2])
     out += framer.feed(huge[MAX_LINE // 2 :])
-    assert len(framer._buf) <= MAX_LINE
-    out += framer.feed(b"\r\nUniqueid: 1.2\r\n\r\n")
-    assert len(out) == 1 and out[0].get("Value") is None and out[0]["Uniqueid"] == "1.2"
-    assert any("longer than" in r for r in framer.dropped)
+    assert framer.buffered_bytes <= MAX_LINE
+    out += framer.feed(b"\r\nUniqueid: 1.2\r\n\r\nEvent: Hangup\r\nUniqueid: 1.3\r\n\r\n")
+    assert [(m.event, m["Uniqueid"]) for m in out] == [("Hangup", "1.3")]
+    assert framer.dropped == [f"line longer than {MAX_LINE} bytes"]
     # a complete over-long line arriving in one chunk is dropped too
     framer2 = Framer(max_line=100)
-    out2 = framer2.feed(b"Event: X\r\nLong: " + b"y" * 200 + b"\r\nOk: 1\r\n\r\n")
-    assert out2[0].get("Long") is None and out2[0]["Ok"] == "1"
+    out2 = framer2.feed(b"Event: X\r\nLong: " + b"y" * 200 + b"\r\nOk: 1\r\n\r\nEvent: Y\r\n\r\n")
+    assert [m.event for m in out2] == ["Y"]
+
+
+@pytest.mark.parametrize("junk, reason", [
+    (b"Event: X\r\nLong: " + b"y" * 200 + b"\r\nOk: 1\r\n\r\n", "line longer than 100 bytes"),
+    (b"Event: X\r\nno colon\r\n\r\n", "header without colon"),
+    (b"Event: X\r\nV: a\x01b\r\n\r\n", "binary line"),
+    (b"Event: X\r\nV: a\rb\r\n\r\n", "binary line"),
+])
+def test_framer_fast_path_hands_odd_blocks_to_the_careful_one(junk: bytes, reason: str) -> None:
+    # after the banner, whole CRLF blocks take the fast path: it must drop exactly what the line
+    # machine drops, and pick up again after it
+    framer = Framer(max_line=100)
+    framer.feed(b"Asterisk Call Manager/9.0.0\r\n")
+    ok = b"Event: A\r\nN: 1\r\n\r\n"
+    out = framer.feed(ok + junk + ok + ok)
+    assert [m.event for m in out] == ["A", "A", "A"]
+    assert len(framer.dropped) == 1 and framer.dropped[0].startswith(reason)
+    assert framer.feed(ok) == [Message.parse(ok)]
+
+
+def test_framer_fast_and_careful_paths_agree_on_every_fixture() -> None:
+    data = b"".join(raw(name).removeprefix(b"Asterisk Call Manager/9.0.0\r\n") + b"\r\n\r\n" for name in ALL)
+    fast = Framer()
+    fast.feed(b"Asterisk Call Manager/9.0.0\r\n")
+    careful = Framer()
+    careful.feed(b"Asterisk Call Manager/9.0.0\r\n")
+    careful._fast_path = lambda out: None  # type: ignore[method-assign]  # the line machine only
+    fast_out, careful_out = fast.feed(data), careful.feed(data)
+    assert len(fast_out) > 80 and fast_out == careful_out
+    assert fast.dropped == careful.dropped == []
+
+
+def test_framer_bounds_an_endless_message() -> None:
+    framer = Framer(max_message=10_000)
+    out = framer.feed(b"Event: VarSet\r\n")
+    peak = 0
+    for i in range(20_000):  # ~500 KB of valid-looking headers, never a blank line
+        out += framer.feed(b"Variable: V%d=padding-padding\r\n" % i)
+        peak = max(peak, framer.buffered_bytes)
+    assert peak <= 10_000 and framer.dropped == ["message longer than 10000 bytes"]
+    out += framer.feed(b"\r\nEvent: FullyBooted\r\n\r\n")
+    assert [m.event for m in out] == ["FullyBooted"]
 
 
 def test_framer_half_message_waits_for_the_rest() -> None:

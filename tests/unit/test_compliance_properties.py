@@ -4,6 +4,7 @@ rows), independently of dialer.calling_hours' interval arithmetic."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialer.calling_hours import CallingPolicy, Window
-from dialer.compliance import CallbackView, CampaignRules, DncEntryView, DncView, LeadView, RecycleRule
+from dialer.compliance import (
+    MAX_CALL_S,
+    CallbackView,
+    CampaignRules,
+    DncEntryView,
+    DncView,
+    LeadView,
+    ReasonCode,
+    RecycleRule,
+    check_lead,
+    recheck_at_originate,
+)
 from dialer.hopper import select
 from dialer.state_rules import DEFAULT_STATE_RULES
 
@@ -167,9 +179,12 @@ def test_due_callbacks_come_out_first_and_on_time(case: tuple) -> None:
         cb = callbacks.get(lead.id)
         if cb is None:
             continue
-        if cb.scope == "agent" or cb.due_at > now:
-            assert lead.id not in handed
+        served = lead.last_called_at is not None and lead.last_called_at >= cb.due_at
+        if cb.scope == "agent" or cb.due_at > now or served:
+            assert lead.id not in handed, "agent-only, not due, or already served by a dial at/after its time"
         elif lead.list_id == 1 and dnc.hit(lead.phone_e164, 1, now) is None and open_at(campaign, lead, now):
+            # Past max attempts too: the called party asked for this call (VICIdial hoppers ANYONE callbacks
+            # past call_count_limit).
             assert lead.id in handed, "a due, callable 'anyone' callback is handed out"
 
 
@@ -180,3 +195,62 @@ def test_limit_and_order_are_stable(case: tuple, limit: int) -> None:
     full = select(leads, campaign, DncView(dnc_rows), now, limit=100, callbacks=callbacks, seed=3)
     part = select(list(reversed(leads)), campaign, DncView(dnc_rows), now, limit=limit, callbacks=callbacks, seed=3)
     assert [lead.id for lead in part.leads] == [lead.id for lead in full.leads][:limit]
+
+
+def _dialled(lead: LeadView, at: datetime) -> LeadView:
+    """The lead as the claim leaves it (dialer.loop_leads._mark_dialled), its call still in flight."""
+    return replace(lead, attempts=lead.attempts + 1, last_called_at=at, called_since_reset=True, in_flight_since=at)
+
+
+@settings(max_examples=80, deadline=None)
+@given(scenario(), st.lists(st.one_of(st.integers(1, 120), st.integers(0, MAX_CALL_S + 3600)), min_size=1, max_size=6),
+       st.booleans())
+def test_a_handed_out_lead_is_never_handed_out_again_for_the_same_callback_or_while_in_flight(
+    case: tuple, later_s: list[int], call_ended: bool,
+) -> None:
+    """The double-dial bug: after the claim, the lead is refused while its call is in flight, and a
+    callback it was dialled for is never dialled again -- even if its row were still pending."""
+    campaign, leads, dnc_rows, callbacks, now = case
+    dnc = DncView(dnc_rows)
+    fill = select(leads, campaign, dnc, now, limit=100, callbacks=callbacks)
+    for lead in fill.leads:
+        after = _dialled(lead, now)
+        cb = callbacks.get(lead.id)
+        for offset in sorted(later_s):
+            t = now + timedelta(seconds=offset)
+            ended = call_ended and offset > 0
+            view = replace(after, in_flight_since=None) if ended else after
+            decision = check_lead(view, campaign, dnc, t, callback=cb)
+            if not ended and offset < MAX_CALL_S:
+                assert decision.reason is ReasonCode.CALL_IN_FLIGHT, (offset, decision)
+            elif cb is not None and cb.active:
+                # The callback row left pending (a claimer that read it before our commit): still refused.
+                assert not decision.ok and decision.reason in (
+                    ReasonCode.CALLBACK_ALREADY_DIALED, ReasonCode.CALLBACK_OTHER_AGENT), decision
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenario(), st.lists(st.tuples(st.integers(0, 11), st.sampled_from((None, 1, 2)), st.booleans(),
+                                      st.integers(1, 240)), max_size=12))
+def test_dnc_changes_over_time_are_honoured_at_every_instant_and_at_originate(case: tuple, changes: list) -> None:
+    """DNC entries are added (and expire) while the day goes on: at every instant nothing handed out
+    is on an active entry, and a lead handed out a moment before an entry was added is refused at
+    originate (the second check)."""
+    campaign, leads, dnc_rows, callbacks, now = case
+    rows = list(dnc_rows)
+    t = now
+    for index, scope, expires, minutes in changes:
+        t = t + timedelta(minutes=minutes)
+        before = select(leads, campaign, DncView(rows), t, limit=100, callbacks=callbacks)
+        phone = leads[index % len(leads)].phone_e164
+        added = DncEntryView(phone, scope, t + timedelta(minutes=minutes) if expires else None)
+        rows.append(added)
+        view = DncView(rows)
+        moment = t + timedelta(seconds=1)
+        for lead in before.leads:
+            decision = recheck_at_originate(lead, campaign, view, moment, callback=callbacks.get(lead.id))
+            if lead.phone_e164 == phone and scope in (None, 1):
+                assert decision.reason in (ReasonCode.DNC_GLOBAL, ReasonCode.DNC_CAMPAIGN), decision
+        for lead in select(leads, campaign, view, moment, limit=100, callbacks=callbacks).leads:
+            assert not any(d.phone_e164 == lead.phone_e164 and d.campaign_id in (None, 1) and d.active(moment)
+                           for d in rows), lead

@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,14 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert len(first.secret_key) > 40
     assert first.secret_key == second.secret_key
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
-    assert "secret_key" not in repr(first) or first.secret_key not in repr(first)
+    # Settings get logged: no secret may show up in their repr.
+    pbx = PbxServer(name="pbx1", ami_secret="ami-secret-x", ari_password="ari-password-x")
+    shown = repr(dataclasses.replace(first, openai_api_key="sk-test-key", demo_password="demo-pw-x",
+                                     pbx_servers=(pbx,)))
+    for secret in (first.secret_key, first.ai_webhook_secret, "sk-test-key", "demo-pw-x", "ami-secret-x",
+                   "ari-password-x"):
+        assert secret not in shown
+    assert "secret_key=" not in shown and str(tmp_path) in shown  # the field is hidden, not the repr
 
 
 def test_set_urls_mean_servers(tmp_path: Path) -> None:

@@ -50,16 +50,33 @@ def test_dispositions_stacked_biggest_first():
     assert list(fig.data[0].y) == [30, 20] and list(fig.data[1].y) == [4]
 
 
-def test_abandon_trend_has_daily_rolling_and_target():
-    frame = pd.DataFrame({"day": pd.date_range("2026-11-01", periods=3), "contacts": [100, 200, 0],
-                          "abandoned": [2, 8, 0], "rate": [0.02, 0.04, math.nan],
-                          "rolling_30d": [0.02, 10 / 300, 10 / 300], "target": 0.03})
+def test_abandon_trend_one_rolling_line_and_target_per_campaign():
+    days = pd.date_range("2026-11-01", periods=3)
+    frame = pd.DataFrame({"day": list(days) * 2, "campaign_id": [1] * 3 + [2] * 3,
+                          "contacts": [100, 200, 0, 50, 50, 50], "abandoned": [2, 8, 0, 0, 1, 0],
+                          "rate": [0.02, 0.04, math.nan, 0.0, 0.02, 0.0],
+                          "rolling_30d": [0.02, 10 / 300, 10 / 300, 0.0, 0.01, 1 / 150],
+                          "target": [0.01] * 3 + [0.03] * 3}).sort_values(["day", "campaign_id"])
+    fig = figures.abandon_figure(frame, {1: "Solar"})
+    daily, rolling1, target1, rolling2, target2 = fig.data
+    assert list(daily.y[:2]) == [2 / 150, 9 / 250]  # the selection's daily rate: summed, then divided
+    assert daily.customdata[1] == [250, 9]
+    assert rolling1.name == "Solar 30-day" and list(rolling1.y) == [0.02, 10 / 300, 10 / 300]
+    assert target1.name == "Solar target 1.0%" and list(target1.y) == [0.01] * 3
+    assert target1.line.color == rolling1.line.color != rolling2.line.color
+    assert rolling2.name == "campaign 2 30-day" and list(target2.y) == [0.03] * 3
+
+
+def test_abandon_trend_draws_only_the_worst_campaigns():
+    days = pd.date_range("2026-11-01", periods=2)
+    n = figures.ABANDON_MAX_LINES + 2
+    frame = pd.DataFrame({"day": list(days) * n, "campaign_id": [c for c in range(1, n + 1) for _ in days],
+                          "contacts": 100, "abandoned": 1, "rate": 0.01,
+                          "rolling_30d": [c / 1000 for c in range(1, n + 1) for _ in days], "target": 0.005})
     fig = figures.abandon_figure(frame)
-    daily, rolling, target = fig.data
-    assert list(daily.y[:2]) == [0.02, 0.04]
-    assert rolling.y[1] == 10 / 300
-    assert list(target.y) == [0.03] * 3 and target.name == "target 3%"
-    assert daily.customdata[1] == [200, 8]
+    drawn = [t.name for t in fig.data if t.name.endswith("30-day")]
+    assert drawn == [f"campaign {c} 30-day" for c in range(n, n - figures.ABANDON_MAX_LINES, -1)]
+    assert "2 more campaign(s)" in fig.layout.annotations[0].text
 
 
 def test_penetration_one_series_per_list():

@@ -193,3 +193,23 @@ def test_endpoint_of() -> None:
     assert endpoint_of("PJSIP/agent01-0000002a") == "PJSIP/agent01"
     assert endpoint_of("Local/100@ctx-00000001;2") == "Local/100@ctx"
     assert endpoint_of("PJSIP/agent-x") == "PJSIP/agent-x"
+
+
+def test_unallocated_number_gives_cause_1_then_originate_failed_reason_1() -> None:
+    _, out = replay("originate_unallocated.ami")
+    assert kinds(out) == ["dialing", "hangup", "originate_failed"]
+    assert (out[1].cause, out[1].cause_txt) == (1, "Unallocated (unassigned) number")
+    assert isinstance(out[2], ev.OriginateFailed) and out[2].reason == 1 and out[2].reason_txt == "hangup"
+
+
+def test_amd_notsure_then_customer_hangs_up_on_hold_is_an_abandon() -> None:
+    _, out = replay("originate_amd_notsure_abandoned.ami")
+    assert kinds(out) == ["dialing", "ringing", "answered", "amd_notsure", "abandoned", "hangup"]
+    assert isinstance(out[3], ev.AmdNotSure) and out[3].amd_cause == "TOOLONG-5000"
+    assert (out[-1].cause, out[-1].cause_txt) == (16, "Normal Clearing")
+
+
+def test_core_show_channels_transcript_becomes_live_channels() -> None:
+    listed = [m for m in load("core_show_channels.ami")[1] if m.event == "CoreShowChannel"]
+    assert [(m["Uniqueid"], m["Linkedid"], m["ChannelState"], m["BridgeId"] != "") for m in listed] == [
+        ("call-0001", "call-0001", "6", True), ("1763848100.10", "1763848100.10", "6", False)]

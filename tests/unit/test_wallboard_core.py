@@ -18,7 +18,7 @@ from dialer.wallboard.snapshot import (
     pause_limit,
 )
 from dialer.wallboard.tones import OVER_LIMIT, mmss, tone
-from dialer.wallboard.trackers import HandleTimes, HourWindow
+from dialer.wallboard.trackers import HourWindow
 
 NOW = 1_800_000_000.0
 
@@ -104,6 +104,18 @@ def test_abandon_gauge_levels(rate: float | None, level: str) -> None:
     assert abandon_level(rate, 0.03) == level
 
 
+def test_every_gauge_carries_its_level_with_the_rules_warn_fraction() -> None:
+    """The board colours gauges from abandon.levels only; the thresholds are the alert rules'."""
+    fig = _fig(info=CampaignInfo(1, "C1", target_abandon_rate=0.03), stats={"humans": 100, "abandons": 3},
+               abandon_hour=Ratio(25, 1000), abandon_window=Ratio(1, 100))
+    c = build([fig], [], NOW)["campaigns"][0]
+    assert c["abandon"]["levels"] == {"today": "crit", "hour": "warn", "window": "ok"}
+    strict = build([fig], [], NOW, rules=AlertRules(warn_fraction=0.9))
+    assert strict["campaigns"][0]["abandon"]["levels"]["hour"] == "ok"  # 0.025 < 0.9 x 0.03
+    assert strict["overview"]["abandon"]["levels"] == {"today": "crit", "hour": "ok", "window": "ok"}
+    assert build([_fig()], [], NOW)["campaigns"][0]["abandon"]["levels"]["today"] == "ok"  # no answers
+
+
 def test_campaign_pause_code_overrides_global() -> None:
     limits = {(None, "BRK"): 900, (2, "BRK"): 60}
     assert pause_limit(limits, 2, "BRK") == 60
@@ -156,17 +168,3 @@ def test_hour_window_differences_and_day_rollover() -> None:
     assert w.observe(1, NOW + 4400, 5, 0) == (5, 0)  # counters restarted: new UTC day
     w.forget_except(set())
     assert w.observe(1, NOW + 4500, 6, 0) == (0, 0)
-
-
-def test_handle_times() -> None:
-    h = HandleTimes(max_open=2)
-    h.bridged("a", 1, NOW)
-    h.ended("a", NOW + 100)
-    h.ended("unknown", NOW + 100)  # ignored
-    h.bridged("b", 1, NOW)
-    h.bridged("c", 1, NOW)
-    h.bridged("d", 1, NOW)  # evicts "b" (bounded memory)
-    h.ended("b", NOW + 10)
-    h.ended("c", NOW + 50)
-    assert h.totals(1, NOW + 60) == (150.0, 2)
-    assert h.totals(1, NOW + 86_400) == (0.0, 0)

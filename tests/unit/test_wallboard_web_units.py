@@ -51,3 +51,11 @@ def test_monitor_request_parsing() -> None:
                                           ("/wallboard/3/x", False), ("/other/3", False), ("/wallboard/", False)])
 def test_path_templates(path: str, ok: bool) -> None:
     assert template_matches("/wallboard/<campaign>", path) is ok
+
+
+@pytest.mark.parametrize(("text", "seconds"), [(None, None), ("", None), ("abc", None), ("nan", None),
+                                                ("5", 5.0), ("0.01", 1.0), ("99999", 600.0)])
+def test_tv_rotation_query_is_clamped(text: str | None, seconds: float | None) -> None:
+    from app.wallboard.layout import rotate_seconds
+
+    assert rotate_seconds(text) == seconds
