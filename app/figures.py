@@ -140,8 +140,9 @@ def penetration_figure(frame: pd.DataFrame) -> go.Figure:
     for i, (list_id, rows) in enumerate(frame.groupby("list_id", sort=True)):
         fig.add_trace(go.Bar(x=rows["attempt_no"].astype(int), y=rows["dials"].astype(int), name=f"list {list_id}",
                              marker_color=PALETTE[i % len(PALETTE)],
-                             customdata=rows["contact_rate"].fillna(0).round(4).tolist(),
-                             hovertemplate="attempt %{x}: %{y} dials, contact rate %{customdata:.1%}<extra></extra>"))
+                             # [list id, contact rate]: a click drills into that list's attempt
+                             customdata=[[int(list_id), r] for r in rows["contact_rate"].fillna(0).round(4)],
+                             hovertemplate="attempt %{x}: %{y} dials, contact rate %{customdata[1]:.1%}<extra></extra>"))
     return fig
 
 

@@ -34,7 +34,8 @@
   function fmt(v, kind) {
     if (v == null) return "–";
     switch (kind) {
-      case "pct": return (v * 100).toFixed(1) + "%";
+      // halves up, with the same epsilon as dialer/wallboard/alerts.py pct(): board == alert text
+      case "pct": return (Math.floor(v * 1000 + 0.5 + 1e-9) / 10).toFixed(1) + "%";
       case "secs": return mmss(v);
       case "level": return Number(v).toFixed(2);
       case "text": return String(v);

@@ -1,7 +1,7 @@
 """Hopper benchmark: "select the next 1,000 dialable leads" among 10,000,000 leads and 1,000,000 DNC
 entries on PostgreSQL; prints one JSON object (p50/p95 over >= 30 runs; target p95 <= 50 ms).
 
-    .venv/bin/python -m bench.hopper [--leads 10000000] [--dnc 1000000] [--runs 30] [--no-extra-index]
+    .venv/bin/python -m bench.hopper [--leads 10000000] [--dnc 1000000] [--runs 30] [--limit 1000]
 
 PostgreSQL: ``DATABASE_URL`` / ``TEST_DATABASE_URL`` when set, else the embedded pgserver under
 ``var/bench``. The data lives in database ``pyd_bench_hopper_<leads>`` and is reused when present
@@ -10,7 +10,9 @@ generate_series`` -- faster than streaming COPY from Python for synthetic rows.
 
 Each measured run is one :func:`dialer.leads_repo.select_candidates` in a transaction that is
 rolled back (so every run sees the same data): load the campaign rules, the three prefilter
-passes with ``FOR UPDATE SKIP LOCKED``, the DNC re-read and the pure re-check of every row.
+passes with ``FOR UPDATE SKIP LOCKED``, the DNC re-read and the pure re-check of every row. That
+is the hopper refill's selection (:func:`dialer.loop_leads.refill_hopper`, the first check); the
+claim at originate then locks the popped ids by primary key, which this does not measure.
 """
 
 from __future__ import annotations

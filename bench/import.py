@@ -1,6 +1,6 @@
 """Import benchmark: a 1,000,000-row CSV parsed, normalised, de-duplicated, DNC-scrubbed and COPYed.
 
-    .venv/bin/python -m bench.import [--rows 1000000] [--dnc 100000] [--skip-db]
+    .venv/bin/python -m bench.import [--rows 1000000] [--dnc 100000] [--skip-db] [--workers 1]
 
 PostgreSQL: ``DATABASE_URL`` / ``TEST_DATABASE_URL`` when set, else the embedded pgserver under
 ``var/bench``. The CSV is generated once (seeded) and reused. Prints one JSON object:

@@ -242,7 +242,7 @@ def run(rate: float, seconds: float, drain_s: float, redis_url: str, workdir: Pa
                     call_id=call_id, number=f"1555{n:07d}", caller_id="8005550100", timeout_s=6.0, campaign_id=1,
                     lead_id=n, variables={"PYDIALER_DROP_AFTER": "5"}))
                 dial[call_id] = f"PJSIP/1555{n:07d}@trunk"
-            for cmd, entry in zip(batch, send_commands(r, batch)):
+            for cmd, entry in zip(batch, send_commands(r, batch), strict=True):
                 sent_at[cmd.call_id] = _entry_ms(entry)
             i = due
         t_end = time.time()

@@ -174,7 +174,7 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
             page.fill("#username", "supervisor")
             page.fill("#password", PASSWORD)
             page.click("#login-submit")
-            page.wait_for_url(f"{base}/")
+            page.wait_for_url(lambda u: "/login" not in u)  # "/" or the role's landing page
             state = login.storage_state()
             user_agent = page.evaluate("navigator.userAgent")  # the session is bound to it (flask-login)
             login.close()

@@ -231,9 +231,12 @@ def suite_programs(settings: Settings, args: argparse.Namespace) -> list[Program
     programs += [
         Program("telephony", python_module("telephony")),
         Program("ingest", python_module("analytics.ingest")),
-        # One worker for every queue here; production runs the imports queue on its own worker.
-        Program("worker", [*celery, "worker", "-Q", "dial,default,imports", "--concurrency", "4",
+        # Imports/exports get a worker of their own (as docker-compose's worker-bulk): a 1 M-row
+        # import must never hold a slot a dialing loop or a hopper refill needs.
+        Program("worker", [*celery, "worker", "-Q", "dial,default", "--concurrency", "4",
                            "--loglevel", "WARNING", "--hostname", "pydialer@%h"]),
+        Program("worker-bulk", [*celery, "worker", "-Q", "imports", "--concurrency", "1",
+                                "--loglevel", "WARNING", "--hostname", "pydialer-bulk@%h"]),
         Program("beat", [*celery, "beat", "--loglevel", "WARNING",
                          "--schedule", str(settings.data_dir / "celerybeat-schedule")]),
         Program("aggregator", python_module("dialer.aggregator")),

@@ -1,14 +1,18 @@
 """The Celery application: the dialer engine's scheduler and work queues.
 
-Run with ``celery -A dialer.celery_app worker -Q dial,default`` (and ``-Q imports`` on a bulk
-worker) plus ``celery -A dialer.celery_app beat``. Flower works against it as usual
+Run with ``celery -A dialer.celery_app worker -Q dial,default`` and, as a separate worker,
+``celery -A dialer.celery_app worker -Q imports`` (``make run`` and docker-compose both do), plus
+``celery -A dialer.celery_app beat``. Flower works against it as usual
 (``celery -A dialer.celery_app flower``).
 
-Queues, by priority (an import never delays dialing):
+Queues, by priority (an import never delays dialing: it has its own worker, so a 1 M-row file
+never occupies a slot a campaign's loop or a hopper refill needs):
 
-* ``dial``: pacing ticks, originates, hopper refills: short tasks, own worker slots.
-* ``default``: callback promotion, recycling, outbox relay, abandon-rate rollups.
-* ``imports``: lead imports and exports: long tasks, a separate worker in production.
+* ``dial``: the campaigns' dialing loops (``pacing_ensure_loops``, ``pacing_run_campaign``) and
+  the hopper refills (``refill_hoppers``, ``refill_hopper``).
+* ``default``: ``promote_callbacks``, ``recycle_statuses``, ``relay_cdr_outbox``,
+  ``abandon_rollup``.
+* ``imports``: ``import_list`` and ``export_list``: long tasks with progress in Redis.
 
 The broker and result backend are Redis (the embedded redis-server when ``REDIS_URL`` is unset).
 Tasks live in :mod:`dialer.tasks`; they are thin and id-based and never import the web app.
@@ -25,11 +29,20 @@ from core.engines import redis_url
 QUEUES = ("dial", "default", "imports")
 
 # Routing by task-name prefix keeps the queue choice next to this table, not scattered in tasks.
+# Every other task goes to ``default`` (task_default_queue).
 TASK_ROUTES = {
     "dialer.tasks.pacing_*": {"queue": "dial"},
     "dialer.tasks.refill_*": {"queue": "dial"},
     "dialer.tasks.import_*": {"queue": "imports"},
     "dialer.tasks.export_*": {"queue": "imports"},
+}
+# The names the docstring and the routes promise (tests check each is a registered task).
+ROUTED_TASKS = {
+    "dial": ("dialer.tasks.pacing_ensure_loops", "dialer.tasks.pacing_run_campaign", "dialer.tasks.refill_hoppers",
+             "dialer.tasks.refill_hopper"),
+    "default": ("dialer.tasks.promote_callbacks", "dialer.tasks.recycle_statuses", "dialer.tasks.relay_cdr_outbox",
+                "dialer.tasks.abandon_rollup"),
+    "imports": ("dialer.tasks.import_list", "dialer.tasks.export_list"),
 }
 
 

@@ -6,11 +6,16 @@ after every chunk to the Redis hash :data:`PROGRESS_KEY` (``done``, ``total``), 
 page polls, and the ``import_jobs`` row moves pending -> running -> done | failed.
 
 Idempotent by id: a job that is no longer ``pending`` is not run twice.
+
+Exports (:func:`run_export_job`, the body of ``dialer.tasks.export_list``): a list's leads to a
+spreadsheet-safe CSV under ``<data_dir>/exports/``, with progress in Redis.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.exceptions import ValidationError
+from dialer.importer.report import looks_like_formula
 from dialer.importer.writer import import_into_list
 
 logger = logging.getLogger(__name__)
@@ -83,3 +89,63 @@ def run_import_job(engine: sa.Engine, redis_client: Any, data_dir: Path, job_id:
             finished_at=dt.datetime.now(dt.UTC))
     source.unlink(missing_ok=True)
     return {"job": job_id, **report.summary()}
+
+
+# --- exports (the body of dialer.tasks.export_list) ------------------------------------------------
+
+EXPORT_PROGRESS_KEY = "pyd:export:{id}:progress"
+EXPORT_COLUMNS = ("id", "phone_e164", "first_name", "last_name", "email", "state", "postal_code", "timezone",
+                  "status", "attempts", "last_called_at", "vendor_lead_code", "custom_fields")
+EXPORT_BATCH = 10_000
+
+
+def export_path(data_dir: Path, export_id: str) -> Path:
+    if not export_id.replace("-", "").isalnum():
+        raise ValueError(f"export id {export_id!r}: letters, digits and '-' only")
+    return data_dir / "exports" / f"{export_id}.csv"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value, sort_keys=True) if isinstance(value, dict) else (
+        value.isoformat() if isinstance(value, dt.datetime) else str(value))
+    # CSV injection (OWASP): a cell a spreadsheet would evaluate gets a leading quote; +1212... stays.
+    return "'" + text if looks_like_formula(text) else text
+
+
+def run_export_job(engine: sa.Engine, redis_client: Any, data_dir: Path, export_id: str, list_id: int) -> dict[str, Any]:
+    """Write the list's leads to ``<data_dir>/exports/<export_id>.csv`` in id-keyset batches.
+
+    Progress (``done``, ``total``, ``state``) goes to the Redis hash :data:`EXPORT_PROGRESS_KEY`.
+    Idempotent by id: the file is written under a ``.part`` name and renamed when complete, so a
+    finished export is not redone and a crashed one is simply written again.
+    """
+    path = export_path(data_dir, export_id)
+    key = EXPORT_PROGRESS_KEY.format(id=export_id)
+    if path.exists():
+        return {"export": export_id, "path": str(path), "skipped": True}
+    with engine.connect() as conn:
+        total = conn.execute(sa.text("SELECT count(*) FROM leads WHERE list_id = :l"), {"l": list_id}).scalar_one()
+    redis_client.hset(key, mapping={"done": 0, "total": total, "state": "running"})
+    redis_client.expire(key, PROGRESS_TTL_S)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".csv.part")
+    done, after = 0, 0
+    with part.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        while True:
+            with engine.connect() as conn:
+                rows = conn.execute(sa.text(
+                    f"SELECT {', '.join(EXPORT_COLUMNS)} FROM leads WHERE list_id = :l AND id > :after"
+                    " ORDER BY id LIMIT :n"), {"l": list_id, "after": after, "n": EXPORT_BATCH}).all()
+            if not rows:
+                break
+            writer.writerows([_cell(v) for v in row] for row in rows)
+            done += len(rows)
+            after = rows[-1][0]
+            redis_client.hset(key, mapping={"done": done, "total": max(total, done)})
+    part.replace(path)
+    redis_client.hset(key, mapping={"done": done, "total": max(total, done), "state": "done", "path": str(path)})
+    return {"export": export_id, "path": str(path), "rows": done}

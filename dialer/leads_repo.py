@@ -259,7 +259,8 @@ def fetch_callbacks(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, c
     return {r.lead_id: cp.CallbackView(r.lead_id, r.due_at, r.scope, r.agent_id, r.status) for r in rows}
 
 
-def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: datetime) -> list[Any]:
+def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: datetime, *,
+               callbacks_only: bool = False) -> list[Any]:
     if not rules.active or not rules.active_list_ids or limit <= 0:
         return []
     params: dict[str, Any] = {
@@ -282,6 +283,8 @@ def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: da
         f" AND (l.next_call_at IS NULL OR l.next_call_at <= :now)"
         f" AND (l.last_called_at IS NULL OR l.last_called_at < c.due_at) AND {_NOT_IN_FLIGHT} AND {common}"
         f" ORDER BY c.due_at LIMIT :limit {lock}"), params).all()
+    if callbacks_only:
+        return rows
     no_callback = "NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.lead_id = l.id AND c.status = 'pending')"
     with _ordered_scan(conn):
         rows += _standard_and_recycled(conn, rules, params, common, no_callback, lock, now)
@@ -354,10 +357,14 @@ def _standard_and_recycled(
 
 
 def select_candidates(
-    conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: datetime, *, seed: int = 0
+    conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: datetime, *, seed: int = 0,
+    callbacks_only: bool = False,
 ) -> Fill:
-    """Lock and check up to ``limit`` dialable leads (in the caller's transaction); ordered, with refusals."""
-    rows = _prefilter(conn, rules, limit, now)
+    """Lock and check up to ``limit`` dialable leads (in the caller's transaction); ordered, with refusals.
+
+    ``callbacks_only``: only the due ``anyone`` callbacks pass (VICIdial hoppers those whatever the
+    hopper level)."""
+    rows = _prefilter(conn, rules, limit, now, callbacks_only=callbacks_only)
     views = {r.id: lead_view(r) for r in rows}
     dnc = fetch_dnc(conn, (v.phone_e164 for v in views.values()), rules.id)
     callbacks = fetch_callbacks(conn, list(views))
@@ -373,13 +380,14 @@ class Claim:
 
 
 def claim_for_hopper(
-    engine: sa.Engine, campaign_id: int, limit: int, now: datetime, *, hold: timedelta = timedelta(minutes=10), seed: int = 0
+    engine: sa.Engine, campaign_id: int, limit: int, now: datetime, *, hold: timedelta = timedelta(minutes=10), seed: int = 0,
+    callbacks_only: bool = False,
 ) -> Claim:
     """Select, re-check and reserve the next ``limit`` leads in one transaction."""
     started = time.perf_counter()
     with engine.begin() as conn:
         rules = load_rules(conn, campaign_id)
-        fill = select_candidates(conn, rules, limit, now, seed=seed)
+        fill = select_candidates(conn, rules, limit, now, seed=seed, callbacks_only=callbacks_only)
         if fill.leads:
             conn.execute(sa.text("UPDATE leads SET next_call_at = :until WHERE id = ANY(:ids)"),
                          {"until": now + hold, "ids": [lead.id for lead in fill.leads]})
@@ -501,3 +509,47 @@ def refusal_counts(conn: sa.Connection, rules: cp.CampaignRules, now: datetime) 
     for key, n in refined.items():
         counts[key] = counts.get(key, 0) + n
     return {k: v for k, v in counts.items() if v or k == "dialable"}
+
+
+# --- recycling: the system status of an unanswered call ------------------------------------------
+
+# call_attempts.outcome -> the lead status VICIdial's dialer sets without an agent (the seed's
+# system dispositions): these are the statuses recycle rules name (B after 10 min, NA after 1 h ...).
+# Congestion says nothing about the person: retried like a no-answer. 'human' calls get the agent's
+# disposition instead; 'cancelled' (we hung up before an answer) changes nothing.
+SYSTEM_STATUSES: dict[str, str] = {
+    "no_answer": "NA", "busy": "B", "congestion": "NA", "failed": "DC", "machine": "A", "abandoned": "DROP",
+}
+RECYCLE_LOOKBACK = timedelta(days=2)
+
+
+def apply_system_statuses(conn: sa.Connection, campaign_id: int, now: datetime, *, limit: int = 5000) -> int:
+    """Give the campaign's ended, undispositioned, unanswered attempts their system status.
+
+    The attempt gets ``disposition_code`` (which also makes this idempotent: a row is picked once)
+    and, when it is the lead's latest dial, the lead gets that status, so the recycle rules for
+    NA/B/A/DROP can take it again. Changed CDRs are re-shipped (a newer ``version``), as an agent's
+    late disposition is (:class:`dialer.agents.PgDispositions`). Returns the number of attempts set.
+    """
+    from core.models import OutboxMessage
+    from dialer.cdr import CDR_TOPIC, cdr_payload
+
+    rows = conn.execute(sa.text(
+        "SELECT a.* FROM call_attempts a WHERE a.campaign_id = :cid AND a.dialed_at > :since"
+        " AND a.ended_at IS NOT NULL AND a.disposition_code IS NULL AND a.outcome = ANY(:outcomes)"
+        " ORDER BY a.dialed_at LIMIT :limit FOR UPDATE SKIP LOCKED"),
+        {"cid": campaign_id, "since": now - RECYCLE_LOOKBACK, "outcomes": sorted(SYSTEM_STATUSES), "limit": limit},
+    ).mappings().all()
+    if not rows:
+        return 0
+    version = int(now.timestamp() * 1_000_000)
+    conn.execute(sa.text("UPDATE call_attempts SET disposition_code = :code WHERE call_id = :id"),
+                 [{"id": r["call_id"], "code": SYSTEM_STATUSES[r["outcome"]]} for r in rows])
+    conn.execute(sa.text("UPDATE leads SET status = :code WHERE id = :lead AND last_called_at = :dialed"),
+                 [{"lead": r["lead_id"], "code": SYSTEM_STATUSES[r["outcome"]], "dialed": r["dialed_at"]}
+                  for r in rows if r["lead_id"] is not None])
+    conn.execute(sa.insert(OutboxMessage), [
+        {"topic": CDR_TOPIC, "key": str(r["call_id"]),
+         "payload": {**cdr_payload({**r, "disposition_code": SYSTEM_STATUSES[r["outcome"]]}), "version": version}}
+        for r in rows])
+    return len(rows)

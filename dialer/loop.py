@@ -51,11 +51,11 @@ import redis
 import sqlalchemy as sa
 
 from core import events as ev
-from core.models import Campaign
+from core.models import CallAttempt, Campaign
 from dialer import abandon, cdr
 from dialer.agents import AgentService, PgAgentStore, PgDispositions
 from dialer.callflow import CallFlow, CallFlowConfig, ConnectToAgent, DropCall, WaitingCall
-from dialer.live import LiveState, agent_key
+from dialer.live import LiveState, agent_key, call_key
 from dialer.loop_commands import DecisionLog, StreamCommands
 from dialer.loop_leads import AgentCallbacks, claim_leads, hopper_depth
 from dialer.pacing import PacingObservation, make_policy
@@ -71,6 +71,12 @@ LEASE_KEY = "pyd:campaign:{id}:lease"
 POLICY_KEY = "pyd:campaign:{id}:policy"
 LEASE_MS = 5000
 SETTINGS_RELOAD_S = 5.0
+SWEEP_EVERY_S = 5.0
+LOST_GRACE_S = 15.0  # after the sweeper's hangup: a live call answers with a Hangup event well before this
+# how long a call may sit in a state before its hangup is presumed lost (a killed telephony service
+# forgets its calls: whatever ended at the PBX while it was down is never reported); "connected" has
+# no bound of its own, it is suspect once its agent has left the call (see _sweep)
+STATE_BOUND_S = {"answered": 60.0, "waiting": 60.0, "ending": 90.0}
 FIGURES_EVERY_S = 1.0  # re-read the rolling abandon figures (145 Redis hashes for Ofcom) at most this often
 PACED_METHODS = ("progressive", "ratio", "predictive", "vicidial-adapt")
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -191,6 +197,7 @@ class CampaignLoop:
         self._last_depth = 0.0
         self._leads_exhausted_until = 0.0
         self._last_reload = clock()
+        self._last_sweep = clock()
 
     def _reload_settings(self, now: float) -> None:
         """Pick up an admin's change (pause the campaign, new drop time ...) within a few seconds."""
@@ -383,7 +390,7 @@ class CampaignLoop:
     def _result(self, now: float, outcome: str, ring_s: float) -> None:
         self.policy.on_call_result(now, outcome, ring_s)
         if self.guard is not None:
-            self.guard.on_call_result(outcome)
+            self.guard.on_call_result(outcome, ring_s)
 
     @staticmethod
     def _ring_s(call: dict[str, str], now: float) -> float:
@@ -425,6 +432,60 @@ class CampaignLoop:
                 logger.info("agent %s at hangup of %s: %s", agent_id, event.call_id, exc)
         self.live.forget_call(event.call_id)
 
+    def _sweep(self, now: float) -> None:
+        """Finalise calls whose hangup will never come, so no attempt stays open and no agent stays stuck.
+
+        A call past its state's bound (ringing longer than the dial timeout allows, an AMD verdict or a
+        safe-harbor message that never ended, or "connected" while its agent has left it) first gets a
+        hangup command: a PBX that still has it hangs up and the real Hangup follows. If nothing comes
+        within ``LOST_GRACE_S`` the loop finalises it itself (cause 0, source "resync"). Finalisation is
+        idempotent (``ended_at`` is checked under a row lock), so a late real Hangup changes nothing.
+        Attempts in PostgreSQL the live state never heard of (the owner died between the claim and
+        the originate) are finalised the same way once they are older than the dial timeout.
+        """
+        bounds = {"dialing": self.settings.dial_timeout_s + 15.0, "ringing": self.settings.dial_timeout_s + 15.0,
+                  **STATE_BOUND_S}
+        tracked: set[str] = set()
+        for state, calls in self.live.calls_by_state(self.campaign_id).items():
+            for call_id, score in calls:
+                tracked.add(call_id)
+                call = self.live.call(call_id)
+                if not call:
+                    continue
+                lost_since = _ts(call.get("lost_since"))
+                if lost_since is not None:
+                    if now - lost_since >= LOST_GRACE_S:
+                        logger.warning("campaign %s: call %s (%s) never reported its hangup; finalised",
+                                       self.campaign_id, call_id, state)
+                        self._ended(ev.Hangup(call_id=call_id, at=datetime.fromtimestamp(now, UTC),
+                                              campaign_id=self.campaign_id, cause=0,
+                                              cause_txt="lost: no hangup reported", source="resync"), call)
+                    continue
+                if state == "connected":
+                    agent_id = call.get("agent_id")
+                    suspect = bool(agent_id) and self.live.agent(int(agent_id)).call_id != call_id
+                else:
+                    suspect = now - score > bounds.get(state, float("inf"))
+                if suspect:
+                    self.r.hset(call_key(call_id), "lost_since", repr(now))
+                    self.commands.hangup(call_id)
+        self._sweep_orphans(now, tracked)
+
+    def _sweep_orphans(self, now: float, tracked: set[str]) -> None:
+        cutoff = datetime.fromtimestamp(now - self.settings.dial_timeout_s - 60.0, UTC)
+        t = CallAttempt.__table__
+        with self.engine.connect() as conn:
+            ids = [str(c) for c in conn.execute(
+                sa.select(t.c.call_id).where(t.c.campaign_id == self.campaign_id, t.c.ended_at.is_(None),
+                                             t.c.dialed_at < cutoff).limit(200)).scalars()]
+        for call_id in ids:
+            if call_id in tracked or self.live.call(call_id):
+                continue
+            with self.engine.begin() as conn:
+                if cdr.finalise(conn, call_id, datetime.fromtimestamp(now, UTC), cause=0,
+                                cause_txt="lost: never tracked live") is not None:
+                    logger.warning("campaign %s: orphan attempt %s finalised", self.campaign_id, call_id)
+
     def _abandoned(self, now: float) -> None:
         self.policy.on_abandon(now)
         self.counts.record(self.campaign_id, now, abandons=1)
@@ -439,6 +500,9 @@ class CampaignLoop:
             if snap.connected_at is not None:
                 self.policy.on_agent_released(now, now - snap.connected_at, False)
         self._serve(now)
+        if now - self._last_sweep >= SWEEP_EVERY_S:
+            self._last_sweep = now
+            self._sweep(now)
         placed = self._pace(now)
         if now - self._last_saved > 30:
             self.save_policy()

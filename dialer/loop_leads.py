@@ -89,8 +89,10 @@ def _mark_dialled(conn: sa.Connection, campaign_id: int, lead: cp.LeadView, now:
                   dial_method: str, callback: bool, agent_id: int | None = None) -> Claimed:
     """The claim's writes: the lead marked called, its callback closed, the call attempt created."""
     call_id = str(uuid.uuid4())
+    # next_call_at: the hopper's reservation is consumed by this dial (a callback booked during the
+    # call must not wait for it to expire); the call in flight now blocks the lead instead.
     conn.execute(sa.update(Lead).where(Lead.id == lead.id).values(
-        attempts=Lead.attempts + 1, last_called_at=now, called_since_reset=True))
+        attempts=Lead.attempts + 1, last_called_at=now, called_since_reset=True, next_call_at=None))
     if callback:
         conn.execute(sa.update(Callback).where(Callback.lead_id == lead.id, Callback.status == "pending")
                      .values(status="done", completed_at=now))
@@ -116,37 +118,67 @@ def hopper_depth(r: Any, campaign_id: int) -> int:
 
 def refill_hopper(engine: sa.Engine, r: Any, campaign_id: int, now: datetime, *, level: int | None = None,
                   hold: timedelta = HOPPER_HOLD) -> Refill:
-    """Top the campaign's hopper up to ``level`` (default: ``campaigns.hopper_level``). Idempotent:
-    a full hopper, or a refill already running elsewhere (Redis lock), adds nothing."""
+    """Top the campaign's hopper up to ``level`` (default: ``campaigns.hopper_level``).
+
+    Due ``anyone`` callbacks go in whatever the level, ahead of every other entry (VICIdial's
+    housekeeping inserts them at priority 50 before the fill-quantity check). Idempotent: reserved
+    leads are not selected again, and a refill already running elsewhere (Redis lock) makes this
+    one a no-op.
+    """
     key = HOPPER_KEY.format(id=campaign_id)
     if level is None:
         with engine.connect() as conn:
             level = conn.execute(sa.select(Campaign.hopper_level).where(Campaign.id == campaign_id)).scalar()
         if level is None:
             raise LookupError(f"no campaign {campaign_id}")
-    depth = int(r.zcard(key))
-    if depth >= level:
-        r.set(REFILLED_AT_KEY.format(id=campaign_id), repr(now.timestamp()), ex=3600)
-        return Refill(0, depth, level, {})
     lock, token = REFILL_LOCK_KEY.format(id=campaign_id), uuid.uuid4().hex
     if not r.set(lock, token, nx=True, px=30_000):
-        return Refill(0, depth, level, {}, skipped=True)
+        return Refill(0, int(r.zcard(key)), level, {}, skipped=True)
     try:
-        depth = int(r.zcard(key))
-        want = level - depth
-        if want <= 0:
-            return Refill(0, depth, level, {})
-        claim = leads_repo.claim_for_hopper(engine, campaign_id, want, now, hold=hold)
-        if claim.leads:
-            last = int(r.incrby(HOPPER_SEQ_KEY.format(id=campaign_id), len(claim.leads)))
-            first = last - len(claim.leads) + 1
-            r.zadd(key, {str(lead.id): (_CALLBACK_BAND if lead.id in claim.callbacks else _LEAD_BAND) + first + i
-                         for i, lead in enumerate(claim.leads)})
-        r.set(HOPPER_SUMMARY_KEY.format(id=campaign_id), json.dumps(claim.summary), ex=3600)
+        summary: dict[str, int] = {}
+        added = 0
+        for callbacks_only in (True, False):
+            want = level if callbacks_only else level - int(r.zcard(key))
+            if want <= 0:
+                continue
+            claim = leads_repo.claim_for_hopper(engine, campaign_id, want, now, hold=hold,
+                                                callbacks_only=callbacks_only)
+            for reason, n in claim.summary.items():
+                summary[reason] = summary.get(reason, 0) + n
+            added += _hopper_add(r, campaign_id, claim)
+        if summary:
+            r.set(HOPPER_SUMMARY_KEY.format(id=campaign_id), json.dumps(summary), ex=3600)
         r.set(REFILLED_AT_KEY.format(id=campaign_id), repr(now.timestamp()), ex=3600)
-        return Refill(len(claim.leads), int(r.zcard(key)), level, claim.summary)
+        return Refill(added, int(r.zcard(key)), level, summary)
     finally:
         r.eval(_RELEASE_LOCK, 1, lock, token)
+
+
+def _hopper_add(r: Any, campaign_id: int, claim: leads_repo.Claim) -> int:
+    """Append the claim's leads to the hopper in their order; callbacks in the band ahead of the rest."""
+    if not claim.leads:
+        return 0
+    last = int(r.incrby(HOPPER_SEQ_KEY.format(id=campaign_id), len(claim.leads)))
+    first = last - len(claim.leads) + 1
+    r.zadd(HOPPER_KEY.format(id=campaign_id),
+           {str(lead.id): (_CALLBACK_BAND if lead.id in claim.callbacks else _LEAD_BAND) + first + i
+            for i, lead in enumerate(claim.leads)})
+    return len(claim.leads)
+
+
+CALLBACKS_KEY = "pyd:campaign:{id}:callbacks"  # hash: CallbackReport.as_dict(), for the wallboard
+
+
+def promote_callbacks(engine: sa.Engine, r: Any, campaign_id: int, now: datetime, logged_in: Collection[int], *,
+                      grace: timedelta = AGENT_CALLBACK_GRACE, hold: timedelta = HOPPER_HOLD) -> CallbackReport:
+    """Callback promotion (the Celery task ``dialer.tasks.promote_callbacks``): put every due
+    ``anyone`` callback into the hopper now, ahead of all (whatever the hopper level), and publish
+    the campaign's callback report (agent-only callbacks waiting for an absent agent)."""
+    claim = leads_repo.claim_for_hopper(engine, campaign_id, 10_000, now, hold=hold, callbacks_only=True)
+    _hopper_add(r, campaign_id, claim)
+    report = callback_report(engine, campaign_id, now, logged_in, grace=grace)
+    r.hset(CALLBACKS_KEY.format(id=campaign_id), mapping={**report.as_dict(), "at": repr(now.timestamp())})
+    return report
 
 
 def claim_leads(
@@ -242,16 +274,19 @@ def _claim_agent_callbacks(engine: sa.Engine, campaign_id: int, ready_agents: Co
                            pbx: str, dial_method: str, reserve: Callable[[int, str], bool],
                            claims: list[Claimed]) -> None:
     with engine.begin() as conn:
-        rules = leads_repo.load_rules(conn, campaign_id)
-        if not rules.active or not rules.active_list_ids:
-            return
+        # The cheap question first (ix_callbacks_agent_pending): this runs every second while agents
+        # are ready, and nearly always finds nothing.
         rows = conn.execute(sa.text(
             f"SELECT c.agent_id, {leads_repo.LEAD_COLUMNS} FROM callbacks c JOIN leads l ON l.id = c.lead_id"
+            " JOIN lists li ON li.id = l.list_id AND li.active AND li.campaign_id = :cid"
             " WHERE c.campaign_id = :cid AND c.status = 'pending' AND c.scope = 'agent' AND c.due_at <= :now"
-            " AND c.agent_id = ANY(:agents) AND l.list_id = ANY(:lists)"
+            " AND c.agent_id = ANY(:agents)"
             " ORDER BY c.due_at, c.id LIMIT 200 FOR UPDATE OF l SKIP LOCKED"),
-            {"cid": campaign_id, "now": now, "agents": sorted(ready_agents), "lists": sorted(rules.active_list_ids)},
+            {"cid": campaign_id, "now": now, "agents": sorted(ready_agents)},
         ).all()
+        if not rows:
+            return
+        rules = leads_repo.load_rules(conn, campaign_id)
         views = [(int(row[0]), leads_repo.lead_view(tuple(row)[1:])) for row in rows]
         dnc = leads_repo.fetch_dnc(conn, [v.phone_e164 for _a, v in views], campaign_id)
         callbacks = leads_repo.fetch_callbacks(conn, [v.id for _a, v in views])
@@ -304,6 +339,8 @@ class AgentCallbacks:
             self.commands.originate(claim, settings, self.campaign_id)
             logger.info("campaign %s: agent-only callback for lead %s dialled for agent %s", self.campaign_id,
                         claim.lead_id, claim.agent_id)
+        if claims:
+            self.live.bump(self.campaign_id, now, dials=len(claims))
         return claims
 
     def _reserve(self, agent_id: int, call_id: str, now: float) -> bool:

@@ -273,7 +273,7 @@ class Simulation:
         in_window = self.w0 <= now < self.w1
         self.policy.on_call_result(now, call.reported, now - call.dial_t)
         if self.guard is not None:
-            self.guard.on_call_result(call.reported)
+            self.guard.on_call_result(call.reported, now - call.dial_t)
         if call.reported != "human":
             if call.person:  # an AMD false positive: a person hung up on (§2.3)
                 call.true_abandon = self.sc.count_amd_fp

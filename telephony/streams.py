@@ -181,10 +181,10 @@ class CommandConsumer:
         decoded: list[tuple[Any, dict[Any, Any], ev.Command | None, str]] = []
         for entry_id, fields in entries:
             try:
-                command = decode(fields)
-                if not isinstance(command, ev.Command):
-                    raise ValueError(f"{command.type} is not a command")
-                decoded.append((entry_id, fields, command, ""))
+                message = decode(fields)
+                if not isinstance(message, ev.Command):
+                    raise ValueError(f"{message.type} is not a command")
+                decoded.append((entry_id, fields, message, ""))
             except ValueError as exc:
                 decoded.append((entry_id, fields, None, str(exc)))
         acks: list[Any] = []
@@ -200,10 +200,10 @@ class CommandConsumer:
                     run = decoded[i:j]
                     keys = [ONCE_KEY.format(type=cmd.type, call_id=cmd.call_id) for _e, _f, cmd, _r in run]  # type: ignore[union-attr]
                     pipe = self.client.pipeline(transaction=False)
-                    for (entry_id, _f, _c, _r), key in zip(run, keys):
+                    for (entry_id, _f, _c, _r), key in zip(run, keys, strict=True):
                         pipe.set(key, entry_id, nx=True, ex=self.once_ttl_s)
                     fresh = await pipe.execute()
-                    marked.update({entry[0]: key for entry, key, ok in zip(run, keys, fresh) if ok})
+                    marked.update({entry[0]: key for entry, key, ok in zip(run, keys, fresh, strict=True) if ok})
                     for entry_id, fields, command, _r in run:
                         assert command is not None
                         if marked.pop(entry_id, None) is None:

@@ -15,10 +15,11 @@ from analytics.kpis.calls import (
     list_penetration,
     summary,
 )
+from analytics.kpis.drill import CallDrill, drill_calls
 from analytics.kpis.pacing import pacing_explainer, sentiment_over_time
 
 __all__ = [
-    "DEFAULT_ABANDON_TARGET", "FTC_WINDOW_DAYS", "CallDetail", "CallPage", "abandon_trend", "agent_calls", "agent_leaderboard", "call_detail",
-    "contact_heatmap", "dispositions_over_time", "funnel", "list_penetration", "pacing_explainer", "summary",
+    "DEFAULT_ABANDON_TARGET", "FTC_WINDOW_DAYS", "CallDetail", "CallDrill", "CallPage", "abandon_trend", "agent_calls", "agent_leaderboard", "call_detail",
+    "contact_heatmap", "dispositions_over_time", "drill_calls", "funnel", "list_penetration", "pacing_explainer", "summary",
     "sentiment_over_time",
 ]

@@ -1,8 +1,10 @@
 """CSV / XLSX exports of the analytics and SQL tables.
 
 * ``GET /api/exports/analytics/<kpi>.<csv|xlsx>?<the page's query string>`` -- the same filter
-  the page shows (``analytics_state``); ``agent_calls`` also takes ``agent_id`` (all its calls,
-  up to :data:`MAX_EXPORT_ROWS`).
+  the page shows (``analytics_state``); ``calls`` also takes a drill-down (``analytics.kpis.CallDrill``:
+  ``agent_id``, ``weekday``+``hour``, ``day``, ``disposition``, ``list_id``, ``attempt_no``,
+  ``stage``) and exports all its calls up to :data:`MAX_EXPORT_ROWS` (``agent_calls?agent_id=``
+  is the same for one agent).
 * ``POST /api/exports/sql.<csv|xlsx>`` (form/JSON field ``sql``) -- re-runs a /sql query under the
   same validation and limits, audited like a query run on the page.
 
@@ -30,7 +32,7 @@ from analytics.kpis.agents import MAX_PAGE_SIZE
 from app.api import require_roles
 from app.pages.analytics_data import campaign_settings, query, today
 from app.pages.analytics_state import filter_from_query
-from core.exceptions import NotFound, ValidationError
+from core.exceptions import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -115,17 +117,15 @@ def send(columns: list[str], rows: list[Any], name: str, fmt: str) -> flask.Resp
 def analytics_export(kpi: str, fmt: str) -> flask.Response:
     flt = filter_from_query(flask.request.query_string.decode("latin-1"), today())
     stamp = f"{flt.start:%Y%m%d}-{flt.end:%Y%m%d}"
-    if kpi == "agent_calls":
-        raw = flask.request.args.get("agent_id", "")
-        if not raw.isdigit() or int(raw) <= 0:
-            raise ValidationError("invalid export", {"agent_id": "a positive agent id"})
-        agent_id = int(raw)
+    if kpi in ("agent_calls", "calls"):
+        # agent_calls?agent_id=N (older links) or calls?<CallDrill params> (any chart drill-down)
+        drill = kpis.CallDrill.from_params(flask.request.args)
 
         def all_calls(client: Client) -> pd.DataFrame:
-            # kpis.agent_calls pages at most MAX_PAGE_SIZE rows: walk the pages up to the export cap.
+            # kpis.drill_calls pages at most MAX_PAGE_SIZE rows: walk the pages up to the export cap.
             pages, page = [], 0
             while page * MAX_PAGE_SIZE < MAX_EXPORT_ROWS:
-                result = kpis.agent_calls(client, flt, agent_id, page, MAX_PAGE_SIZE)
+                result = kpis.drill_calls(client, flt, drill, page, MAX_PAGE_SIZE)
                 pages.append(result.rows)
                 if (page + 1) * MAX_PAGE_SIZE >= result.total:
                     break
@@ -133,7 +133,8 @@ def analytics_export(kpi: str, fmt: str) -> flask.Response:
             return pd.concat(pages, ignore_index=True)
 
         frame = query(all_calls)
-        name = f"agent-{agent_id}-calls-{stamp}"
+        suffix = "-".join(f"{k}{v}" for k, v in drill.params().items())
+        name = (f"agent-{drill.agent_id}-calls-{stamp}" if kpi == "agent_calls" else f"calls-{suffix}-{stamp}")
     elif kpi == "abandon":  # per campaign, each against its own target (as on the page)
         targets = {i: t for i, (_n, t) in campaign_settings().items()}
         frame = query(lambda c: kpis.abandon_trend(c, flt, targets))

@@ -8,6 +8,7 @@ is its own callback on that store, running ONE ``analytics.kpis`` query and hand
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -83,14 +84,14 @@ def layout(**query_args: str) -> html.Div:
         dbc.Row(id="analytics-cards", className="g-2 mb-3"),
         dbc.Row([dbc.Col(panels.chart_card(name, CHARTS[name][0], name), lg=width, className="mb-3")
                  for name, width in charts]),
-        dbc.Alert(id="analytics-drill", color="light", className="small", children="Click a chart for details."),
+        dbc.Alert(id="analytics-drill", color="light", className="small", children="Click a chart mark or a leaderboard row: its calls are listed below."),
         dbc.Card([dbc.CardHeader(html.Div([html.Span("Agent leaderboard (click a row to drill down)"),
                                            panels.export_links("leaderboard")], className="d-flex")),
                   dbc.CardBody(panels.grid("analytics-leaderboard", panels.LEADERBOARD_COLUMNS, "agent_id"),
                                className="p-2")], className="mb-3 shadow-sm"),
         dbc.Row([
             dbc.Col(dbc.Card([dbc.CardHeader(html.Div([html.Span(id="analytics-calls-title",
-                                                                 children="Agent calls: pick an agent"),
+                                                                 children="Calls: click an agent or a chart mark"),
                                                        html.Span(id="analytics-calls-export",
                                                                  className="ms-auto small")], className="d-flex")),
                               dbc.CardBody([panels.grid("analytics-calls", panels.CALL_COLUMNS, "call_id", 320, fit=False),
@@ -210,31 +211,72 @@ def export_hrefs(state: dict[str, Any] | None) -> tuple[str, ...]:
     return tuple(panels.export_href(kpi, q, fmt) for kpi in panels.EXPORT_KPIS for fmt in panels.EXPORT_FORMATS)
 
 
-def select_agent(cell: dict[str, Any] | None) -> int:
+def drill_target(trigger: str, payload: dict[str, Any] | None) -> kpis.CallDrill | None:
+    """The :class:`kpis.CallDrill` behind one click: a leaderboard cell or a chart point."""
+    if not payload:
+        return None
+    if trigger == "analytics-leaderboard":
+        row = payload.get("rowId")
+        return kpis.CallDrill(agent_id=int(row)) if str(row or "").isdigit() and int(row) > 0 else None
+    points = payload.get("points") or []
+    if not points:
+        return None
+    p = points[0]
+    try:
+        if trigger == "analytics-heatmap":
+            return kpis.CallDrill(weekday=figures.WEEKDAYS.index(str(p["y"])), hour=int(str(p["x"])[:2]))
+        if trigger == "analytics-dispositions":
+            return kpis.CallDrill(day=dt.date.fromisoformat(str(p["x"])[:10]), disposition=str(p["customdata"]))
+        if trigger == "analytics-penetration":
+            return kpis.CallDrill(list_id=int(p["customdata"][0]), attempt_no=int(p["x"]))
+        if trigger == "analytics-funnel":
+            return kpis.CallDrill(stage=str(p["customdata"]))
+    except (KeyError, ValueError, TypeError, IndexError, PyDialerError):
+        logger.info("unusable click on %s: %r", trigger, p)
+    return None
+
+
+def select_drill(cell: dict[str, Any] | None, heat: dict[str, Any] | None, disp: dict[str, Any] | None,
+                 pen: dict[str, Any] | None, fun: dict[str, Any] | None) -> tuple[dict[str, str], str]:
+    """A leaderboard row or a chart mark -> (the drill the calls panel lists, a sentence about it)."""
     require_role(ROLES)
-    if not cell or cell.get("rowId") in (None, ""):
+    trigger = str(ctx.triggered_id)
+    payload = {"analytics-leaderboard": cell, "analytics-heatmap": heat, "analytics-dispositions": disp,
+               "analytics-penetration": pen, "analytics-funnel": fun}.get(trigger)
+    drill = drill_target(trigger, payload)
+    if drill is None:
         raise PreventUpdate
-    return int(cell["rowId"])
+    names = _names()["agent"] if drill.agent_id else {}
+    return drill.params(), f"Calls of {drill.label(names)} are listed below."
 
 
-def agent_calls(agent_id: int | None, active_page: int | None, state: dict[str, Any] | None) -> tuple[Any, ...]:
-    """(rows, max page, active page, title, export links) for one agent's calls."""
+def agent_calls(drill_params: Any, active_page: int | None, state: dict[str, Any] | None) -> tuple[Any, ...]:
+    """(rows, max page, active page, title, export links) for the calls behind the selected drill."""
     require_role(ROLES)
-    if not agent_id:
-        return [], 1, 1, "Agent calls: pick an agent in the leaderboard", ""
+    if isinstance(drill_params, int):  # an agent id (older clients' store value)
+        drill_params = {"agent_id": drill_params}
+    if not drill_params:
+        return [], 1, 1, "Calls: click an agent in the leaderboard or a chart mark", ""
+    try:
+        drill = kpis.CallDrill.from_params(drill_params)
+    except PyDialerError as exc:
+        return [], 1, 1, f"Calls: {exc.message}", ""
     page = 1 if ctx.triggered_id != "analytics-calls-page" else max(1, int(active_page or 1))
     st_ = st.normalize(state, today())
     flt = st.to_filter(st_)
+    names = _names()["agent"] if drill.agent_id else {}
     try:
-        result = query(lambda c: kpis.agent_calls(c, flt, int(agent_id), page - 1, CALLS_PAGE_SIZE))
+        result = query(lambda c: kpis.drill_calls(c, flt, drill, page - 1, CALLS_PAGE_SIZE))
     except PyDialerError as exc:
-        return [], 1, 1, f"Agent {agent_id}: {exc.message}", ""
+        return [], 1, 1, f"Calls of {drill.label(names)}: {exc.message}", ""
     pages = max(1, -(-result.total // CALLS_PAGE_SIZE))
     q = st.to_query(st_)
-    links = [html.A(fmt.upper(), href=panels.export_href("agent_calls", q, fmt, agent_id=agent_id),
+    links = [html.A(fmt.upper(), href=panels.export_href("calls", q, fmt, **drill.params()),
                     id=f"analytics-calls-{fmt}", className="analytics-export-link", download="")
              for fmt in ("csv", "xlsx")]
-    return (panels.records(result.rows), pages, page, f"Agent {agent_id}: {result.total:,} calls", links)
+    title = (f"Agent {drill.agent_id}: {result.total:,} calls" if drill.params().keys() == {"agent_id"}
+             else f"Calls of {drill.label(names)}: {result.total:,}")
+    return (panels.records(result.rows), pages, page, title, links)
 
 
 def call_panel(cell: dict[str, Any] | None) -> Any:
@@ -246,24 +288,6 @@ def call_panel(cell: dict[str, Any] | None) -> Any:
     except PyDialerError as exc:
         return dbc.Alert(exc.message, color="warning")
     return panels.call_detail_panel(detail.cdr if detail else None, detail.utterances if detail else None)
-
-
-def drill(heat: dict[str, Any] | None, disp: dict[str, Any] | None, pen: dict[str, Any] | None,
-          fun: dict[str, Any] | None) -> Any:
-    """A chart click explained in words (the numbers behind the clicked mark)."""
-    require_role(ROLES)
-    click = {"analytics-heatmap": heat, "analytics-dispositions": disp, "analytics-penetration": pen,
-             "analytics-funnel": fun}.get(str(ctx.triggered_id))
-    if not click or not click.get("points"):
-        raise PreventUpdate
-    p = click["points"][0]
-    if ctx.triggered_id == "analytics-heatmap":
-        return f"{p.get('y')} {p.get('x')} (lead local): contact rate {p.get('z')}% over {p.get('customdata')} dials."
-    if ctx.triggered_id == "analytics-dispositions":
-        return f"{str(p.get('x'))[:10]}: {p.get('y')} calls dispositioned {p.get('customdata')}."
-    if ctx.triggered_id == "analytics-penetration":
-        return f"Attempt {p.get('x')}: {p.get('y')} dials, contact rate {float(p.get('customdata') or 0):.1%}."
-    return f"{p.get('y')}: {p.get('x')} calls."
 
 
 def view_crud(_save: Any, _delete: Any, name: str | None, view_id: Any, state: dict[str, Any] | None
@@ -311,16 +335,16 @@ def register(dash_app: dash.Dash) -> None:
     cb(Output("analytics-leaderboard", "rowData"), Input("analytics-filter", "data"))(leaderboard)
     cb(*[Output(f"analytics-export-{kpi}-{fmt}", "href") for kpi in panels.EXPORT_KPIS for fmt in panels.EXPORT_FORMATS],
        Input("analytics-filter", "data"))(export_hrefs)
-    cb(Output("analytics-agent-sel", "data"), Input("analytics-leaderboard", "cellClicked"))(select_agent)
+    cb(Output("analytics-agent-sel", "data"), Output("analytics-drill", "children"),
+       Input("analytics-leaderboard", "cellClicked"), Input("analytics-heatmap", "clickData"),
+       Input("analytics-dispositions", "clickData"), Input("analytics-penetration", "clickData"),
+       Input("analytics-funnel", "clickData"))(select_drill)
     cb(Output("analytics-calls", "rowData"), Output("analytics-calls-page", "max_value"),
        Output("analytics-calls-page", "active_page"), Output("analytics-calls-title", "children"),
        Output("analytics-calls-export", "children"),
        Input("analytics-agent-sel", "data"), Input("analytics-calls-page", "active_page"),
        State("analytics-filter", "data"))(agent_calls)
     cb(Output("analytics-call", "children"), Input("analytics-calls", "cellClicked"))(call_panel)
-    cb(Output("analytics-drill", "children"), Input("analytics-heatmap", "clickData"),
-       Input("analytics-dispositions", "clickData"), Input("analytics-penetration", "clickData"),
-       Input("analytics-funnel", "clickData"))(drill)
     cb(Output("analytics-view", "options"), Output("analytics-view", "value"), Output("analytics-view-msg", "children"),
        Input("analytics-view-save", "n_clicks"), Input("analytics-view-delete", "n_clicks"),
        State("analytics-view-name", "value"), State("analytics-view", "value"),

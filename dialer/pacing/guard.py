@@ -21,6 +21,8 @@ import logging
 from collections import deque
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 logger = logging.getLogger(__name__)
 
 DAY_S = 86_400.0
@@ -193,6 +195,28 @@ class HumanAnswerRate:
         return (self.humans + self.prior_rate * self.prior_dials) / (self.dials + self.prior_dials)
 
 
+class HumanRingTime:
+    """A high quantile of how long people let it ring before answering (the last ``keep`` human answers).
+
+    A call that has rung longer than this will almost surely not become a person, so it puts no abandon
+    at risk. Until ``min_samples`` answers are seen the horizon is infinite (every call counts).
+    """
+
+    def __init__(self, quantile: float = 0.99, keep: int = 500, min_samples: int = 50) -> None:
+        self.quantile, self.min_samples = quantile, min_samples
+        self._rings: deque[float] = deque(maxlen=keep)
+        self._since = 0
+        self.horizon_s = float("inf")
+
+    def record(self, ring_s: float) -> None:
+        self._rings.append(ring_s)
+        self._since += 1
+        if len(self._rings) >= self.min_samples and (self._since >= 25 or self.horizon_s == float("inf")):
+            ordered = sorted(self._rings)
+            self.horizon_s = ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))] + 0.5
+            self._since = 0
+
+
 class TickGuard:
     """The rolling-abandon guard applied to every pacing decision, in production and in the simulator.
 
@@ -204,7 +228,8 @@ class TickGuard:
         calls_waiting (answered people with no agent yet: each may drop)
         + (calls in flight beyond the idle agents + this tick's surplus) × human answer rate,
 
-    i.e. every call that no idle agent is waiting for, as if no busy agent freed up in time, with the
+    i.e. every call that no idle agent is waiting for and that has not yet rung past the time people
+    take to answer (:class:`HumanRingTime`), as if no busy agent freed up in time, with the
     answer rate from :class:`HumanAnswerRate`; otherwise the surplus is cut to what the budget covers
     (progressive once it covers nothing). Counting the calls already in flight, not only this tick's,
     is what keeps successive ticks from each spending the same head-room. So the guard trips while the rolling rate is still
@@ -226,6 +251,7 @@ class TickGuard:
         self.count_amd_fp = count_amd_false_positives
         self.stale_after_s = stale_after_s
         self.answer_rate = answer_rate or HumanAnswerRate()
+        self.ring = HumanRingTime()
         self.figures = AbandonFigures(0, 0)
         self.updated_at: float | None = None
         self.clamps = 0
@@ -236,22 +262,26 @@ class TickGuard:
         self.figures = figures
         self.updated_at = now
 
-    def on_call_result(self, outcome: str) -> None:
+    def on_call_result(self, outcome: str, ring_s: float | None = None) -> None:
         self.answer_rate.record(outcome)
+        if outcome == "human" and ring_s is not None:
+            self.ring.record(ring_s)
 
     def budget(self) -> float:
         fig = self.figures
         return fig.ofcom_budget(self.target) if self.count_amd_fp else fig.budget(self.target)
 
-    def exposure(self, proposed: int, progressive: int, calls_waiting: int) -> float:
+    def exposure(self, proposed: int, progressive: int, calls_waiting: int, in_flight: int | None = None) -> float:
         """Abandons the calls out there could still add if no agent frees up: the people already
         waiting, plus every call beyond the idle agents (those in flight and this tick's surplus) at the
-        human answer rate."""
-        in_flight = max(0, -progressive)  # ringing + waiting − idle, when positive
+        human answer rate. ``in_flight``: the calls beyond the idle agents that can still become people
+        (default: all of them, ``ringing + waiting − idle``)."""
+        in_flight = max(0, -progressive) if in_flight is None else max(0, in_flight)
         surplus = max(0, proposed - max(progressive, 0))
         return calls_waiting + (in_flight + surplus) * self.answer_rate.rate
 
-    def decide(self, proposed: int, progressive: int, calls_waiting: int, now: float) -> tuple[int, bool]:
+    def decide(self, proposed: int, progressive: int, calls_waiting: int, now: float,
+               in_flight: int | None = None) -> tuple[int, bool]:
         """(calls to place, clamped?): the surplus is cut to what the budget covers (to none if it covers
         nothing). Cutting only the excess, not the whole surplus, matters: an all-or-nothing clamp leaves
         agents idle, the next proposal grows with them, and the guard clamps that too."""
@@ -264,7 +294,7 @@ class TickGuard:
             self.clamps += 1
             return floor, True
         rate = self.answer_rate.rate
-        spare = self.budget() - self.exposure(floor, progressive, calls_waiting)  # before any surplus
+        spare = self.budget() - self.exposure(floor, progressive, calls_waiting, in_flight)  # before any surplus
         allowed = proposed - floor if rate == 0 and spare >= 0 else (int(spare / rate) if spare > 0 else 0)
         if proposed - floor > allowed:
             self.clamps += 1
@@ -280,8 +310,14 @@ def guarded_calls(policy: object, obs: object, guard: TickGuard | None) -> tuple
     count = int(policy.calls_to_place(obs))  # type: ignore[attr-defined]
     if guard is None:
         return count, False
-    progressive = obs.agents_idle - len(obs.ringing_elapsed_s) - obs.calls_waiting  # type: ignore[attr-defined]
-    placed, clamped = guard.decide(count, progressive, obs.calls_waiting, obs.now)  # type: ignore[attr-defined]
+    ringing = obs.ringing_elapsed_s  # type: ignore[attr-defined]
+    progressive = obs.agents_idle - len(ringing) - obs.calls_waiting  # type: ignore[attr-defined]
+    in_flight = None
+    if count > max(progressive, 0) and guard.ring.horizon_s != float("inf") and len(ringing):
+        # calls that have rung past the human ring-time horizon will not become people
+        young = int(np.count_nonzero(np.asarray(ringing) < guard.ring.horizon_s))
+        in_flight = young + obs.calls_waiting - obs.agents_idle  # type: ignore[attr-defined]
+    placed, clamped = guard.decide(count, progressive, obs.calls_waiting, obs.now, in_flight)  # type: ignore[attr-defined]
     decision = getattr(policy, "last_decision", None)
     if clamped and decision is not None:
         policy.last_decision = replace(decision, count=placed, capped_by="guard")  # type: ignore[attr-defined]

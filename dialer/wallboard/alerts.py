@@ -14,6 +14,7 @@ every board and the alerts panel show the same list. Rules:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,12 @@ class AlertRules:
             raise ValueError("max_wait_s and min_window_answers must be >= 0")
 
 
+def pct(rate: float) -> str:
+    """``0.0225`` -> ``2.3%``: one decimal, halves rounded up, as ``assets/wallboard.js``
+    formats the gauges (so an alert never says 2.2 % beside a gauge showing 2.3 %)."""
+    return f"{math.floor(rate * 1000 + 0.5 + 1e-9) / 10:.1f}%"
+
+
 def _alert(rule: str, severity: str, campaign_id: int | None, message: str, **extra: Any) -> dict[str, Any]:
     return {"rule": rule, "severity": severity, "campaign_id": campaign_id, "message": message, **extra}
 
@@ -50,11 +57,11 @@ def campaign_alerts(c: Mapping[str, Any], rules: AlertRules) -> list[dict[str, A
     ab = c["abandon"]
     rate, target = ab.get("window"), ab.get("target") or 0.0
     if rate is not None and target > 0 and ab.get("window_answers", 0) >= rules.min_window_answers:
-        pct = f"{rate * 100:.1f}% ({ab.get('window_name', '')}) vs target {target * 100:.1f}%"
+        text = f"{pct(rate)} ({ab.get('window_name', '')}) vs target {pct(target)}"
         if rate >= target:
-            out.append(_alert("abandon_over_target", "critical", cid, f"{name}: abandon rate {pct}"))
+            out.append(_alert("abandon_over_target", "critical", cid, f"{name}: abandon rate {text}"))
         elif rate >= rules.warn_fraction * target:
-            out.append(_alert("abandon_near_target", "warning", cid, f"{name}: abandon rate {pct}"))
+            out.append(_alert("abandon_near_target", "warning", cid, f"{name}: abandon rate {text}"))
     calls = c["calls"]
     if calls.get("waiting", 0) and calls.get("longest_wait_s", 0.0) > rules.max_wait_s:
         out.append(_alert("calls_waiting", "critical", cid,

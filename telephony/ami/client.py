@@ -103,7 +103,7 @@ class FramedAMIProtocol(AMIProtocol):
 
     def data_received(self, data: bytes) -> None:
         messages = self.framer.feed(data)
-        if self.version is None and self.framer.banner is not None:
+        if getattr(self, "version", None) is None and self.framer.banner is not None:
             self.version = self.framer.banner
         for msg in messages:
             # Most traffic is events no action is waiting for: panoramisk would build its dict,

@@ -95,7 +95,7 @@ class PbxConnection:
             await self.ari.close()
 
     def load(self) -> int:
-        return len(self.normalizer.active_call_ids())
+        return self.normalizer.active_count()
 
     def _emit(self, events: list[ev.CallEvent]) -> None:
         for event in events:

@@ -46,6 +46,20 @@ SCENARIO = {
     "sim": {"time_scale": 1, "patience_s": 600, "agent_answer_s": 0.1, "drop_after_s": 600},
 }
 LONG_HEARTBEAT_S = 30.0
+# Computed font sizes (px) of the agent grid and of every caption, and captions cut off
+SIZES_JS = """
+() => {
+  const px = (sel) => [...document.querySelectorAll(sel)].filter((el) => el.offsetParent !== null)
+    .map((el) => parseFloat(getComputedStyle(el).fontSize));
+  const captions = ".wb-tile-label, .wb-tile-sub, .wb-section-title, .wb-agents th, .wb-gauge-head, .wb-list li";
+  return {
+    grid: px("#wallboard-agents td"),
+    captions: px(captions),
+    clipped: [...document.querySelectorAll(".wb-tile-label, .wb-tile-sub, .wb-section-title")]
+      .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent),
+  };
+}
+"""
 # Watches a tile and records (text, Date.now()) on every change: when the DOM changed, measured
 # in the page itself.
 OBSERVE_JS = """
@@ -328,9 +342,15 @@ def test_tv_rotates_boards_shows_alerts_stale_banner_and_recovery(page, live_ser
     levels = next(c for c in snap["campaigns"] if c["id"] == cids[0])["abandon"]["levels"]
     assert levels["window"] == "warn"
     assert page.get_attribute("[data-gauge='abandon.window']", "data-level") == "warn"
+    rolling = page.locator("[data-gauge='abandon.window'] .wb-gauge-value").inner_text()  # 54/2400: a half
+    assert f"abandon rate {rolling} (30 days)" in page.locator("#wallboard-alerts").inner_text()
     assert page.locator("[data-key='today.calls']").first.inner_text() == "412"
     assert page.locator("[data-key='today.aht_s']").first.inner_text() != "–"
     page.screenshot(path=str(artifacts_dir / "wallboard-tv-campaign.png"))
+    # readable from 5 m at 1080p: the grid >= 34 px, captions >= 28 px, and every caption fits
+    sizes = page.evaluate(SIZES_JS)
+    assert min(sizes["grid"]) >= 34 and min(sizes["captions"]) >= 28, sizes
+    assert sizes["clipped"] == [], sizes["clipped"]
     page.wait_for_function("document.querySelector('#wallboard-root').dataset.shown === '0'", timeout=10_000)
     time.sleep(0.3)
     page.screenshot(path=str(artifacts_dir / "wallboard-tv.png"))

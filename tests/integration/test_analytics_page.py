@@ -5,6 +5,8 @@ Expected numbers come from the generator's DataFrames (pandas), never from the K
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -46,7 +48,24 @@ def test_funnel_and_heatmap_figures_match_the_data(page_app, cdr):
     assert sum(sum(row) for row in heat["data"][0]["customdata"]) == len(mine)  # every dial in one cell
 
 
+def _values(array):
+    """A plotly JSON array: a list, or plotly 6's typed form {"dtype", "bdata" (base64)}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
 def test_every_chart_renders_for_the_whole_range(page_app, cdr, loaded_ch):
+    import sqlalchemy as sa
+
+    # Campaign settings in PostgreSQL: the abandon chart draws each campaign against ITS target.
+    with page_app.extensions["pydialer"].engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO campaigns (id, name, target_abandon_rate) VALUES "
+                             "(1, 'Solar', 0.01), (2, 'Roofing', 0.02)"))
     client = signed_in(page_app, "admin")
     figs = {name: out(call(client, page_app, f"analytics-{name}.figure", {"analytics-filter.data": state()}),
                       f"analytics-{name}", "figure")
@@ -56,8 +75,16 @@ def test_every_chart_renders_for_the_whole_range(page_app, cdr, loaded_ch):
     pen = figs["penetration"]["data"]
     assert {t["name"] for t in pen} == {f"list {i}" for i in cdr["list_id"].unique()}
     abandon = figs["abandon"]["data"]
-    assert [t["name"] for t in abandon] == ["daily", "30-day rolling", "target 3%"]
-    assert len(abandon[0]["x"]) == 4  # four UTC days
+    names = [t["name"] for t in abandon]
+    assert names[0] == "daily (selection)" and len(abandon[0]["x"]) == 4  # four UTC days
+    assert sorted(names[1:]) == sorted(["Solar 30-day", "Solar target 1.0%", "Roofing 30-day",
+                                        "Roofing target 2.0%", "campaign 3 30-day", "campaign 3 target 3.0%"])
+    lines = {t["name"]: _values(t["y"]) for t in abandon}
+    assert set(lines["Solar target 1.0%"]) == {0.01}
+    # Each rolling line is that campaign's own FTC ratio (all 4 days are inside one 30-day window).
+    for label, campaign_id in (("Solar", 1), ("Roofing", 2), ("campaign 3", 3)):
+        mine = cdr[cdr["campaign_id"] == campaign_id]
+        assert lines[f"{label} 30-day"][-1] == pytest.approx(mine["dropped"].sum() / mine["is_contact"].sum())
     assert [t["name"] for t in figs["pacing"]["data"]] == ["dial level", "idle agents", "abandons"]
     assert {t["name"] for t in figs["sentiment"]["data"]} == set(loaded_ch[1].utterances["speaker"])
 
@@ -83,9 +110,10 @@ def test_leaderboard_then_agent_calls_then_call_detail(page_app, cdr, loaded_ch)
 
     busiest = int(agents.groupby("agent_id").size().idxmax())
     agent = out(call(client, page_app, "analytics-agent-sel.data",
-                     {"analytics-leaderboard.cellClicked": {"rowId": str(busiest), "colId": "calls"}}),
+                     {"analytics-leaderboard.cellClicked": {"rowId": str(busiest), "colId": "calls"}},
+                     changed="analytics-leaderboard.cellClicked"),
                 "analytics-agent-sel", "data")
-    assert agent == busiest
+    assert agent == {"agent_id": str(busiest)}
     total = int((agents["agent_id"] == busiest).sum())
     first = call(client, page_app, "analytics-calls.rowData",
                  {"analytics-agent-sel.data": busiest, "analytics-filter.data": state()}, changed="analytics-agent-sel.data")
@@ -109,12 +137,60 @@ def test_leaderboard_then_agent_calls_then_call_detail(page_app, cdr, loaded_ch)
     assert first_line in text
 
 
-def test_chart_click_fills_the_drill_panel(page_app):
+def _local(cdr: pd.DataFrame) -> pd.Series:
+    return pd.concat([rows["dialed_at"].dt.tz_convert(tz or "UTC").dt.tz_localize(None)
+                      for tz, rows in cdr.groupby("lead_timezone")]).loc[cdr.index]
+
+
+def _drill(client, app, trigger: str, click: dict, page: int = 1):
+    """Click ``trigger`` -> the drill store -> the calls panel (as the browser chains them)."""
+    sel = call(client, app, "analytics-agent-sel.data", {f"{trigger}.clickData": click}, changed=f"{trigger}.clickData")
+    drill = out(sel, "analytics-agent-sel", "data")
+    resp = call(client, app, "analytics-calls.rowData",
+                {"analytics-agent-sel.data": drill, "analytics-filter.data": state(),
+                 "analytics-calls-page.active_page": page}, changed="analytics-agent-sel.data")
+    return out(sel, "analytics-drill", "children"), drill, resp
+
+
+def test_heatmap_click_lists_the_calls_of_that_local_hour_and_weekday(page_app, cdr):
     client = signed_in(page_app, "manager")
-    click = {"points": [{"x": "10:00", "y": "Tue", "z": 23.5, "customdata": 120}]}
-    text = out(call(client, page_app, "analytics-drill.children", {"analytics-heatmap.clickData": click},
-                    changed="analytics-heatmap.clickData"), "analytics-drill", "children")
-    assert text == "Tue 10:00 (lead local): contact rate 23.5% over 120 dials."
+    local = _local(cdr)
+    cells = cdr.assign(weekday=local.dt.day_of_week, hour=local.dt.hour).groupby(["weekday", "hour"]).size()
+    (weekday, hour), total = cells.idxmax(), int(cells.max())
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    text, drill, resp = _drill(client, page_app, "analytics-heatmap",
+                               {"points": [{"x": f"{hour:02d}:00", "y": days[weekday], "z": 20.0, "customdata": total}]})
+    assert drill == {"weekday": str(weekday), "hour": str(hour)}
+    assert text == f"Calls of {days[weekday]} {hour:02d}:00 lead local are listed below."
+    assert out(resp, "analytics-calls-title", "children") == f"Calls of {days[weekday]} {hour:02d}:00 lead local: {total:,}"
+    rows = out(resp, "analytics-calls", "rowData")
+    expected = set(cdr.loc[(local.dt.day_of_week == weekday) & (local.dt.hour == hour), "call_id"].astype(str))
+    assert len(rows) == min(50, total) and {r["call_id"] for r in rows} <= expected
+
+
+def test_disposition_penetration_and_funnel_clicks_drill_down(page_app, cdr):
+    client = signed_in(page_app, "manager")
+    day = cdr["dialed_at"].dt.tz_convert("UTC").dt.floor("D")
+    first_day = day.min()
+    mine = cdr[(day == first_day) & (cdr["disposition_code"] == "SALE")]
+    _text, drill, resp = _drill(client, page_app, "analytics-dispositions",
+                                {"points": [{"x": f"{first_day:%Y-%m-%d}", "y": len(mine), "customdata": "SALE"}]})
+    assert drill == {"day": f"{first_day:%Y-%m-%d}", "disposition": "SALE"}
+    assert out(resp, "analytics-calls-title", "children").endswith(f": {len(mine):,}")
+    list_id = int(cdr["list_id"].iloc[0])
+    mine = cdr[(cdr["list_id"] == list_id) & (cdr["attempt_no"] == 1)]
+    _text, drill, resp = _drill(client, page_app, "analytics-penetration",
+                                {"points": [{"x": 1, "y": len(mine), "customdata": [list_id, 0.2]}]})
+    assert out(resp, "analytics-calls-title", "children") == f"Calls of list {list_id}, attempt 1: {len(mine):,}"
+    links = json.dumps(out(resp, "analytics-calls-export", "children"))
+    assert f"/api/exports/analytics/calls.xlsx?start={FIRST}&end={LAST}&list_id={list_id}&attempt_no=1" in links
+    _text, _drill_, resp = _drill(client, page_app, "analytics-funnel",
+                                  {"points": [{"x": 1, "y": "Sales", "customdata": "sales"}]})
+    assert out(resp, "analytics-calls-title", "children") == f"Calls of funnel: sales: {int(cdr['is_sale'].sum()):,}"
+    # A click the page cannot use changes nothing (no update, no error).
+    bad = call(client, page_app, "analytics-agent-sel.data", {"analytics-heatmap.clickData": {"points": [{"x": "zz"}]}},
+               changed="analytics-heatmap.clickData")
+    assert bad.status_code == 204
 
 
 def test_export_links_carry_the_filter(page_app):

@@ -215,3 +215,70 @@ def test_a_small_limit_takes_the_head_of_the_pure_order(db_committed: sa.Engine,
         fill = leads_repo.select_candidates(conn, leads_repo.load_rules(conn, campaign), 15, NOW)
     assert len(expected) > 15
     assert [lead.id for lead in fill.leads] == expected[:15]
+
+
+# --- the hopper stage (dialer.loop_leads): refill into Redis, pop + re-check at originate -----------------
+
+
+def _hopper_campaign(engine: sa.Engine, n: int, level: int) -> tuple[int, list[int]]:
+    with engine.begin() as conn:
+        campaign = make_campaign(conn, hopper_level=level)
+        list_id = make_list(conn, campaign)
+        conn.execute(sa.text("INSERT INTO leads (list_id, phone_e164, tz_candidates, priority) VALUES"
+                             " (:l, :p, '{America/New_York}', :prio)"),
+                     [{"l": list_id, "p": f"+1212555{i:04d}", "prio": n - i} for i in range(n)])
+        ids = conn.execute(sa.text("SELECT id FROM leads WHERE list_id = :l ORDER BY priority DESC"),
+                           {"l": list_id}).scalars().all()
+    return campaign, list(ids)
+
+
+def test_refill_fills_to_the_hopper_level_and_reserves(db_committed: sa.Engine, redis_client) -> None:
+    from dialer.loop_leads import HOPPER_HOLD, hopper_depth, refill_hopper
+
+    campaign, ids = _hopper_campaign(db_committed, 12, level=5)
+    first = refill_hopper(db_committed, redis_client, campaign, NOW)
+    assert (first.added, first.depth, first.level) == (5, 5, 5) and first.summary["dialable"] == 5
+    assert hopper_depth(redis_client, campaign) == 5
+    assert [int(m) for m in redis_client.zrange(f"pyd:campaign:{campaign}:hopper", 0, -1)] == ids[:5], "lead order"
+    with db_committed.connect() as conn:
+        held = conn.execute(sa.text("SELECT id FROM leads WHERE next_call_at = :t ORDER BY id"),
+                            {"t": NOW + HOPPER_HOLD}).scalars().all()
+    assert sorted(held) == sorted(ids[:5]), "reserved in PostgreSQL: the next refill skips them"
+    again = refill_hopper(db_committed, redis_client, campaign, NOW + timedelta(seconds=1))
+    assert (again.added, again.depth) == (0, 5), "idempotent: a full hopper adds nothing"
+    redis_client.zpopmin(f"pyd:campaign:{campaign}:hopper", 2)
+    topped = refill_hopper(db_committed, redis_client, campaign, NOW + timedelta(seconds=2))
+    assert (topped.added, topped.depth) == (2, 5)
+    assert set(int(m) for m in redis_client.zrange(f"pyd:campaign:{campaign}:hopper", 0, -1)) == set(ids[2:7])
+
+
+def test_checked_again_at_originate_dnc_added_after_hoppering(db_committed: sa.Engine, redis_client) -> None:
+    from dialer.loop_leads import claim_leads, hopper_depth, refill_hopper
+
+    campaign, ids = _hopper_campaign(db_committed, 6, level=6)
+    refill_hopper(db_committed, redis_client, campaign, NOW)
+    with db_committed.begin() as conn:  # a DNC entry a second after the lead entered the hopper
+        phone = conn.execute(sa.text("SELECT phone_e164 FROM leads WHERE id = :id"), {"id": ids[0]}).scalar_one()
+        conn.execute(sa.text("INSERT INTO dnc_entries (phone_e164) VALUES (:p)"), {"p": phone})
+    claims, summary = claim_leads(db_committed, redis_client, campaign, 3, NOW + timedelta(seconds=1), pbx="sim1",
+                                  dial_method="predictive")
+    assert [c.lead_id for c in claims] == ids[1:3], "the DNC'd lead is refused at originate, never dialled"
+    assert summary["originate_dnc_global"] == 1
+    assert hopper_depth(redis_client, campaign) == 3
+    with db_committed.connect() as conn:
+        dialled = conn.execute(sa.text("SELECT lead_id FROM call_attempts ORDER BY lead_id")).scalars().all()
+    assert dialled == sorted(ids[1:3])
+
+
+def test_a_callback_due_later_overtakes_the_hoppered_leads(db_committed: sa.Engine, redis_client) -> None:
+    from dialer.loop_leads import STALE_REFILL_S, claim_leads, refill_hopper
+
+    campaign, ids = _hopper_campaign(db_committed, 8, level=4)
+    refill_hopper(db_committed, redis_client, campaign, NOW)
+    late = ids[-1]  # not in the hopper
+    with db_committed.begin() as conn:
+        conn.execute(sa.text("INSERT INTO callbacks (lead_id, campaign_id, due_at) VALUES (:l, :c, :d)"),
+                     {"l": late, "c": campaign, "d": NOW + timedelta(seconds=2)})
+    at = NOW + timedelta(seconds=STALE_REFILL_S)
+    claims, _ = claim_leads(db_committed, redis_client, campaign, 1, at, pbx="sim1", dial_method="predictive")
+    assert [(c.lead_id, c.callback) for c in claims] == [(late, True)]

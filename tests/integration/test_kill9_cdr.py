@@ -104,7 +104,7 @@ def test_kill_9_of_dialer_and_telephony_loses_and_doubles_no_cdr(request, db_com
         pytest.skip("mixed engine flavours add nothing here")
     engine = db_committed
     campaign_id = make_campaign(engine, dial_method="ratio", dial_ratio=1.5, drop_after_s=2, wrap_up_s=1,
-                                safe_harbor_audio="pydialer/safe-harbor")
+                                dial_timeout_s=15, safe_harbor_audio="pydialer/safe-harbor")
     make_leads(engine, campaign_id, 60)
     # a long clean history, so the abandon guard lets the ratio policy over-dial (more calls in flight)
     RedisAbandonCounts(redis.Redis.from_url(redis_url)).record(campaign_id, time.time(), answers=10_000)
@@ -143,7 +143,10 @@ def test_kill_9_of_dialer_and_telephony_loses_and_doubles_no_cdr(request, db_com
         wait_for(lambda: counts(engine)[0] >= before_kill[0] + 3, 45, "dialing after the restart")
         with engine.begin() as conn:  # stop dialing; the loop notices within its settings reload
             conn.execute(sa.update(Campaign).where(Campaign.id == campaign_id).values(active=False))
-        wait_for(lambda: counts(engine)[1] == 0, 60, "every attempt finalised")
+        # calls whose hangup died with the telephony service are swept by the loop: ringing ones after
+        # the dial timeout + 15 s, connected ones once their agent has left, each after a hangup command
+        # and a 15 s grace
+        wait_for(lambda: counts(engine)[1] == 0, 90, "every attempt finalised")
         assert all(p.alive() for p in procs), f"a process died: see {logs}"
     finally:
         for p in reversed(procs):

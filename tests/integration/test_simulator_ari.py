@@ -14,7 +14,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from telephony.simulator.audio import TtsCache, Turn, render_dialogue, ulaw_decode
+from telephony.simulator.audio import TtsCache, Turn, alaw_decode, render_dialogue, ulaw_decode
 from telephony.simulator.rtp import RtpPacket
 from telephony.simulator.testing import SimulatorThread, running_simulator
 
@@ -153,7 +153,13 @@ def _envelope(pcm: np.ndarray, frame: int = 1600) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_external_media_sends_rtp_of_the_call(sim: SimulatorThread, tmp_path: Any) -> None:
+@pytest.mark.parametrize("fmt, payload_type, decode, silence", [
+    ("ulaw", 0, ulaw_decode, 0),
+    # A-law has no zero code: silence is 0xD5, the smallest step, which decodes to +8 (G.711 A-law)
+    ("alaw", 8, alaw_decode, 8),
+])
+def test_external_media_sends_rtp_of_the_call(sim: SimulatorThread, tmp_path: Any, fmt: str, payload_type: int,
+                                              decode: Any, silence: int) -> None:
     sim.control("POST", "/_force", {"outcome": "human"})
     reference = _dialogue_audio(sim.sim.config.data_dir / "tts")  # fills the cache the simulator reads
     speech_packets = -(-reference.size // 160)
@@ -177,7 +183,7 @@ def test_external_media_sends_rtp_of_the_call(sim: SimulatorThread, tmp_path: An
                 snoop = await r.json()
             assert snoop["name"].startswith(f"Snoop/{chan['id']}-")
             async with http.post(_url(sim, "/ari/channels/externalMedia"), params={
-                    "app": "media", "external_host": f"127.0.0.1:{port}", "format": "ulaw",
+                    "app": "media", "external_host": f"127.0.0.1:{port}", "format": fmt,
                     "encapsulation": "rtp", "transport": "udp", "connection_type": "client",
                     "direction": "both"}) as r:
                 assert r.status == 200
@@ -211,13 +217,13 @@ def test_external_media_sends_rtp_of_the_call(sim: SimulatorThread, tmp_path: An
     assert arrivals[-1] - arrivals[0] >= 0.8 * 0.02 * (len(arrivals) - 1)  # paced in real time
     spies = sim.control("GET", "/_spies")[1]
     assert spies[-1]["via"] == "snoop" and spies[-1]["spy"] == "both"
-    assert all(p.payload_type == 0 and len(p.payload) == 160 for p in packets)
+    assert all(p.payload_type == payload_type and len(p.payload) == 160 for p in packets)
     assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in zip(packets, packets[1:], strict=False))
     assert all((b.timestamp - a.timestamp) % 2**32 == 160 for a, b in zip(packets, packets[1:], strict=False))
     assert sum(p.marker for p in packets) == 2  # one per talk spurt
-    received = np.concatenate([ulaw_decode(p.payload) for p in packets])
+    received = np.concatenate([decode(p.payload) for p in packets])
     speech, tail = received[: reference.size], received[speech_packets * 160:]
-    assert not tail.any()  # encoded silence decodes to 0
+    assert tail.size and (np.abs(tail) <= silence).all()  # encoded silence decodes to (near) 0
     env_rx, env_ref = _envelope(speech), _envelope(reference)
     assert np.corrcoef(env_rx, env_ref)[0, 1] > 0.98
     assert abs(env_rx.mean() / env_ref.mean() - 1) < 0.05

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dialer.wallboard.alerts import AlertRules, evaluate
+from dialer.wallboard.alerts import AlertRules, evaluate, pct
 from dialer.wallboard.snapshot import (
     AgentRow,
     CampaignFigures,
@@ -168,3 +168,9 @@ def test_hour_window_differences_and_day_rollover() -> None:
     assert w.observe(1, NOW + 4400, 5, 0) == (5, 0)  # counters restarted: new UTC day
     w.forget_except(set())
     assert w.observe(1, NOW + 4500, 6, 0) == (0, 0)
+
+
+@pytest.mark.parametrize(("rate", "text"), [(0.0, "0.0%"), (0.0225, "2.3%"), (0.025, "2.5%"), (0.01449, "1.4%"),
+                                             (0.1, "10.0%"), (0.00049, "0.0%"), (0.00051, "0.1%")])
+def test_alert_percentages_round_halves_up_like_the_board(rate: float, text: str) -> None:
+    assert pct(rate) == text

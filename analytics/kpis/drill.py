@@ -1,0 +1,178 @@
+"""Chart drill-downs: the calls behind one mark of a chart, paged (what a click on the page lists).
+
+A :class:`CallDrill` names the mark: an agent (leaderboard row), a lead-local weekday x hour
+(heatmap cell), a day x disposition (dispositions bar), a list x attempt number (penetration
+bar), or a funnel stage. :func:`drill_calls` lists those calls, newest first, from ``cdr FINAL``.
+
+Lead-local weekday/hour: ``toHour(t, tz)`` needs a *constant* zone, so the condition is an OR
+over the zones present in the filter, each with its zone inlined (zones are checked against
+:data:`_ZONE` first -- they come from our own data, but are still never pasted unchecked).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from clickhouse_connect.driver.client import Client
+
+from analytics.filters import KpiFilter
+from analytics.kpis.agents import CALL_COLUMNS, FINAL_PER_PARTITION, MAX_PAGE_SIZE, CallPage
+from core.exceptions import ValidationError
+
+_ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{0,64}$")
+_CODE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Funnel stages (app/figures.funnel_figure's labels) -> the condition on one CDR.
+STAGES = {
+    "dials": "1",
+    "answers": "outcome IN ('human', 'machine', 'abandoned')",
+    "contacts": "is_contact = 1",
+    "connected": "connected_at IS NOT NULL",
+    "sales": "is_sale = 1",
+}
+
+
+@dataclass(frozen=True)
+class CallDrill:
+    """One chart mark. All set fields must match (AND); at least one is set."""
+
+    agent_id: int | None = None
+    weekday: int | None = None  # 0 = Monday, lead local
+    hour: int | None = None  # 0..23, lead local
+    day: date | None = None  # UTC day (the dispositions chart's default clock)
+    disposition: str | None = None
+    list_id: int | None = None
+    attempt_no: int | None = None
+    stage: str | None = None
+
+    def __post_init__(self) -> None:
+        errors: dict[str, str] = {}
+        if self.agent_id is not None and self.agent_id <= 0:
+            errors["agent_id"] = "a positive agent id"
+        if self.weekday is not None and not 0 <= self.weekday <= 6:
+            errors["weekday"] = "0 (Monday) .. 6"
+        if self.hour is not None and not 0 <= self.hour <= 23:
+            errors["hour"] = "0 .. 23"
+        if (self.weekday is None) != (self.hour is None):
+            errors["hour"] = "weekday and hour go together"
+        if self.disposition is not None and not _CODE.match(self.disposition):
+            errors["disposition"] = "a disposition code"
+        if self.list_id is not None and self.list_id <= 0:
+            errors["list_id"] = "a positive list id"
+        if self.attempt_no is not None and self.attempt_no <= 0:
+            errors["attempt_no"] = "a positive attempt number"
+        if self.stage is not None and self.stage not in STAGES:
+            errors["stage"] = f"one of {', '.join(STAGES)}"
+        if not errors and all(getattr(self, f.name) is None for f in fields(self)):
+            errors["drill"] = "pick something to drill into"
+        if errors:
+            raise ValidationError("invalid drill-down", errors)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> CallDrill:
+        """From query-string / JSON values (strings or numbers); bad values -> ValidationError."""
+        kwargs: dict[str, Any] = {}
+        for name in ("agent_id", "weekday", "hour", "list_id", "attempt_no"):
+            raw = params.get(name)
+            if raw in (None, ""):
+                continue
+            try:
+                kwargs[name] = int(raw)
+            except (TypeError, ValueError):
+                raise ValidationError("invalid drill-down", {name: "a whole number"}) from None
+        if params.get("day") not in (None, ""):
+            try:
+                kwargs["day"] = date.fromisoformat(str(params["day"])[:10])
+            except ValueError:
+                raise ValidationError("invalid drill-down", {"day": "YYYY-MM-DD"}) from None
+        for name in ("disposition", "stage"):
+            if params.get(name) not in (None, ""):
+                kwargs[name] = str(params[name])
+        return cls(**kwargs)
+
+    def params(self) -> dict[str, str]:
+        """The inverse of :meth:`from_params` (for export links)."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def label(self, agent_names: Mapping[int, str] | None = None) -> str:
+        parts = []
+        if self.agent_id is not None:
+            name = (agent_names or {}).get(self.agent_id)
+            parts.append(f"agent {name} ({self.agent_id})" if name else f"agent {self.agent_id}")
+        if self.weekday is not None:
+            parts.append(f"{WEEKDAYS[self.weekday]} {self.hour:02d}:00 lead local")
+        if self.day is not None:
+            parts.append(f"{self.day:%Y-%m-%d} (UTC)")
+        if self.disposition is not None:
+            parts.append(f"disposition {self.disposition}")
+        if self.list_id is not None:
+            parts.append(f"list {self.list_id}")
+        if self.attempt_no is not None:
+            parts.append(f"attempt {self.attempt_no}")
+        if self.stage is not None:
+            parts.append(f"funnel: {self.stage}")
+        return ", ".join(parts)
+
+
+def _zones(client: Client, flt: KpiFilter) -> list[str]:
+    where, params = flt.where("cdr")
+    zones = [str(z) for (z,) in client.query(f"SELECT DISTINCT lead_timezone FROM cdr WHERE {where}",
+                                              parameters=params).result_rows]
+    bad = [z for z in zones if not _ZONE.match(z)]
+    if bad:
+        raise ValidationError("unexpected lead time zone in the data", {"lead_timezone": bad[0][:80]})
+    return zones
+
+
+def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFilter, list[str], dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if drill.day is not None:  # narrow the range to that UTC day (inside the filter's range)
+        start = datetime.combine(drill.day, datetime.min.time(), UTC)
+        flt = replace(flt, start=max(flt.start, start), end=min(flt.end, start + timedelta(days=1)))
+    if drill.agent_id is not None:
+        clauses.append("agent_id = {d_agent:UInt32}")
+        params["d_agent"] = drill.agent_id
+    if drill.disposition is not None:
+        clauses.append("disposition_code = {d_disp:String}")
+        params["d_disp"] = drill.disposition
+    if drill.list_id is not None:
+        clauses.append("list_id = {d_list:UInt32}")
+        params["d_list"] = drill.list_id
+    if drill.attempt_no is not None:
+        clauses.append("attempt_no = {d_attempt:UInt32}")
+        params["d_attempt"] = drill.attempt_no
+    if drill.stage is not None:
+        clauses.append(STAGES[drill.stage])
+    if drill.weekday is not None and drill.hour is not None:
+        per_zone = [f"(lead_timezone = '{z}' AND toDayOfWeek(dialed_at, 0, '{z or 'UTC'}') = {drill.weekday + 1} "
+                    f"AND toHour(dialed_at, '{z or 'UTC'}') = {drill.hour})" for z in _zones(client, flt)]
+        clauses.append("(" + (" OR ".join(per_zone) or "0") + ")")
+    return flt, clauses, params
+
+
+def drill_calls(client: Client, flt: KpiFilter, drill: CallDrill, page: int = 0, page_size: int = 50) -> CallPage:
+    """The calls behind ``drill`` in the filter's range, newest first, ``page_size`` per page."""
+    if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationError("invalid request", {"page": f"page >= 0 and 1 <= page_size <= {MAX_PAGE_SIZE}"})
+    flt, clauses, extra = _conditions(client, flt, drill)
+    where, params = flt.where("cdr")
+    where = " AND ".join([where, *clauses])
+    params.update(extra)
+    frame = client.query_df(
+        f"SELECT {', '.join(CALL_COLUMNS)}, count() OVER () AS total FROM cdr FINAL "
+        f"WHERE {where} ORDER BY dialed_at DESC, call_id "
+        f"LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}} SETTINGS {FINAL_PER_PARTITION}",
+        parameters={**params, "limit": page_size, "offset": page * page_size},
+    )
+    if frame.empty:  # past the last page (or nothing): no rows, hence no window total
+        rows = client.query(f"SELECT sum(sign) FROM cdr WHERE {where}", parameters=params).result_rows
+        total = int(rows[0][0] or 0) if rows else 0
+        return CallPage(rows=pd.DataFrame(columns=list(CALL_COLUMNS)), total=total, page=page, page_size=page_size)
+    return CallPage(rows=frame.drop(columns=["total"]), total=int(frame["total"].iloc[0]), page=page,
+                    page_size=page_size)
