@@ -66,6 +66,9 @@ class GenSpec:
     seed: int = 7
     transcribed_share: float = 0.2
     pbx: str = "pbx1"
+    # Real users.id values to use as agent ids (len == agents), e.g. a seeded demo database's
+    # agents, so names resolve on the pages; empty: 101, 102, ...
+    agent_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ class Topology:
         if spec.campaigns < 1 or spec.agents < spec.campaigns or spec.teams < 1:
             raise ValueError("need at least one campaign, one team and one agent per campaign")
         rng = np.random.default_rng([spec.seed, 0])
-        agent_ids = np.arange(101, 101 + spec.agents, dtype=np.uint32)
+        if spec.agent_ids and len(spec.agent_ids) != spec.agents:
+            raise ValueError(f"agent_ids has {len(spec.agent_ids)} ids for {spec.agents} agents")
+        agent_ids = (np.array(spec.agent_ids, dtype=np.uint32) if spec.agent_ids
+                     else np.arange(101, 101 + spec.agents, dtype=np.uint32))
         return cls(
             campaign_ids=np.arange(1, spec.campaigns + 1, dtype=np.uint32),
             campaign_weights=rng.dirichlet(np.full(spec.campaigns, 4.0)),

@@ -159,6 +159,17 @@ class _Sampler(threading.Thread):
             self.peak = max(self.peak, self.last)
 
 
+def _undelivered(r: redis.Redis, group: dict[Any, Any]) -> int:
+    """Entries the group has not read yet: XINFO's ``lag`` (Redis >= 7), else counted past
+    ``last-delivered-id`` (the embedded Redis is 6.2, which has no ``lag``: without this the
+    backlog read 0 while thousands of commands were still unread)."""
+    if group.get("lag") is not None:
+        return int(group["lag"])
+    last = group.get("last-delivered-id") or b"0-0"
+    last = last.decode() if isinstance(last, bytes) else str(last)
+    return len(r.xrange(COMMANDS_STREAM, min=f"({last}", max="+"))
+
+
 def _wait_for(check: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -251,7 +262,7 @@ def run(rate: float, seconds: float, drain_s: float, redis_url: str, workdir: Pa
         # events_sent counts one per session written to; two sessions (service + tap) get each event.
         ami_events = (_stats(ari_port)["ami"]["events_sent"] - ami0) // 2
         groups: Any = r.xinfo_groups(COMMANDS_STREAM)
-        backlog = sum(int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups)
+        backlog = sum(int(g.get("pending") or 0) + _undelivered(r, g) for g in groups)
 
         # Drain: every call ends within patience + ring time; wait for the PBX to empty and the
         # event stream to go quiet.

@@ -76,7 +76,7 @@ LOST_GRACE_S = 15.0  # after the sweeper's hangup: a live call answers with a Ha
 # how long a call may sit in a state before its hangup is presumed lost (a killed telephony service
 # forgets its calls: whatever ended at the PBX while it was down is never reported); "connected" has
 # no bound of its own, it is suspect once its agent has left the call (see _sweep)
-STATE_BOUND_S = {"answered": 60.0, "waiting": 60.0, "ending": 90.0}
+STATE_BOUND_S = {"answered": 30.0, "waiting": 30.0, "ending": 45.0}  # AMD ≤ 5 s; messages ≤ ~30 s
 FIGURES_EVERY_S = 1.0  # re-read the rolling abandon figures (145 Redis hashes for Ofcom) at most this often
 PACED_METHODS = ("progressive", "ratio", "predictive", "vicidial-adapt")
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -472,19 +472,20 @@ class CampaignLoop:
         self._sweep_orphans(now, tracked)
 
     def _sweep_orphans(self, now: float, tracked: set[str]) -> None:
-        cutoff = datetime.fromtimestamp(now - self.settings.dial_timeout_s - 60.0, UTC)
+        cutoff = datetime.fromtimestamp(now - self.settings.dial_timeout_s - 30.0, UTC)
         t = CallAttempt.__table__
         with self.engine.connect() as conn:
             ids = [str(c) for c in conn.execute(
                 sa.select(t.c.call_id).where(t.c.campaign_id == self.campaign_id, t.c.ended_at.is_(None),
                                              t.c.dialed_at < cutoff).limit(200)).scalars()]
         for call_id in ids:
-            if call_id in tracked or self.live.call(call_id):
+            if call_id in tracked:
                 continue
-            with self.engine.begin() as conn:
-                if cdr.finalise(conn, call_id, datetime.fromtimestamp(now, UTC), cause=0,
-                                cause_txt="lost: never tracked live") is not None:
-                    logger.warning("campaign %s: orphan attempt %s finalised", self.campaign_id, call_id)
+            logger.warning("campaign %s: orphan attempt %s (in no live call state) finalised", self.campaign_id,
+                           call_id)
+            hangup = ev.Hangup(call_id=call_id, at=datetime.fromtimestamp(now, UTC), campaign_id=self.campaign_id,
+                               cause=0, cause_txt="lost: not tracked live", source="resync")
+            self._ended(hangup, self.live.call(call_id))
 
     def _abandoned(self, now: float) -> None:
         self.policy.on_abandon(now)

@@ -8,8 +8,8 @@ Two stages, as in VICIdial (AST_VDhopper.pl fills ``vicidial_hopper``; the diale
    leads SKIP LOCKED`` plus the pure rules of :mod:`dialer.compliance` and *reserves* the chosen
    leads (``next_call_at = now + HOPPER_HOLD``) in one transaction; their ids go into the Redis
    sorted set ``pyd:campaign:<id>:hopper`` up to the campaign's ``hopper_level``. Due callbacks
-   score ahead of everything (VICIdial's priority 50), otherwise refill order. Its size is the
-   wallboard's hopper depth.
+   score ahead of everything (VICIdial's priority 50), then ``leads.priority``, then refill order.
+   Its size is the wallboard's hopper depth.
 2. **Claim at originate** (:func:`claim_leads`): ``ZPOPMIN`` hands each id to exactly one loop
    (atomic in Redis); then, in the transaction that creates the call attempt, the lead row is
    locked (``FOR UPDATE SKIP LOCKED``) and the pure rules re-run on it with DNC and callback rows
@@ -68,8 +68,11 @@ REFILLED_AT_KEY = "pyd:campaign:{id}:hopper:refilled_at"  # the last refill's cl
 STALE_REFILL_S = 5.0
 # A reservation outlives any realistic wait in the hopper; a crashed refill's leads come back after it.
 HOPPER_HOLD = timedelta(minutes=10)
+# Hopper scores (lowest first), VICIdial's ORDER BY priority DESC, hopper_id: callbacks in a band
+# of their own, then leads.priority (clamped to +-99) across refills, then refill order.
 _CALLBACK_BAND = 0.0
 _LEAD_BAND = 1e12  # every non-callback entry scores above every callback entry
+_PRIORITY_STEP = 1e9
 _RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 AGENT_CALLBACK_GRACE = timedelta(minutes=15)  # overdue beyond this with the agent away: reported
 
@@ -161,7 +164,8 @@ def _hopper_add(r: Any, campaign_id: int, claim: leads_repo.Claim) -> int:
     last = int(r.incrby(HOPPER_SEQ_KEY.format(id=campaign_id), len(claim.leads)))
     first = last - len(claim.leads) + 1
     r.zadd(HOPPER_KEY.format(id=campaign_id),
-           {str(lead.id): (_CALLBACK_BAND if lead.id in claim.callbacks else _LEAD_BAND) + first + i
+           {str(lead.id): (_CALLBACK_BAND if lead.id in claim.callbacks else _LEAD_BAND)
+            - max(-99, min(99, lead.priority)) * _PRIORITY_STEP + first + i
             for i, lead in enumerate(claim.leads)})
     return len(claim.leads)
 

@@ -116,7 +116,7 @@ class CommandConsumer:
         dead_letter: str = DEAD_LETTER_STREAM,
         claim_idle_ms: int = 30_000,
         block_ms: int = 1_000,
-        batch: int = 50,
+        batch: int = 200,  # a run of originates costs two Redis round trips whatever its length
         max_deliveries: int = 5,
         once_ttl_s: int = 6 * 3600,
     ) -> None:

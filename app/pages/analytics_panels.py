@@ -106,7 +106,8 @@ def leaderboard_rows(frame: pd.DataFrame, names: dict[int, str]) -> list[dict[st
         return []
     view = pd.DataFrame({
         "agent_id": frame["agent_id"].astype(int),
-        "agent": [names.get(int(a), "") for a in frame["agent_id"]],
+        # An id without a PostgreSQL user (data loaded from elsewhere) still gets a visible name.
+        "agent": [names.get(int(a)) or f"agent {int(a)} (no user)" for a in frame["agent_id"]],
         "team_id": frame["team_id"].astype(int),
         "calls": frame["calls"].astype(int),
         "conversions": frame["conversions"].astype(int),

@@ -29,16 +29,24 @@ SPEC = GenSpec(start=TODAY - timedelta(days=5), days=5, calls=4_000, campaigns=3
 
 @pytest.fixture(scope="module")
 def analytics_data(live_server, ch_engine_path) -> Iterator[object]:
+    import dataclasses
+
     import clickhouse_connect
+    import sqlalchemy as sa
 
     from analytics.schema import Migrator
 
+    # The generated agents are the seeded agent users: the leaderboard shows their names.
+    with live_server.engine.connect() as conn:
+        agents = conn.execute(sa.text("SELECT id FROM users WHERE role = 'agent' ORDER BY id LIMIT :n"),
+                              {"n": SPEC.agents}).scalars().all()
+    assert len(agents) == SPEC.agents, agents
     name = live_server.settings.clickhouse_database
     client = clickhouse_connect.get_client(interface="chdb", path=str(ch_engine_path))
     existed = client.command("SELECT count() FROM system.databases WHERE name = {n:String}", parameters={"n": name})
     Migrator(client, name).up()
     client.database = name
-    data = generate(SPEC)
+    data = generate(dataclasses.replace(SPEC, agent_ids=tuple(agents)))
     insert_dataset(client, data)
     yield data
     if not existed:
@@ -121,4 +129,133 @@ def test_sql_page_runs_select_and_refuses_insert(page, live_server, analytics_da
     error.wait_for(timeout=30_000)
     assert "not INSERT" in error.inner_text()
     page.screenshot(path=str(artifacts_dir / "sql-refused.png"), full_page=True)
+    page.fill("#sql-text", "SELECT name FROM system.tables")
+    page.click("#sql-run")
+    page.wait_for_function("() => document.querySelector('#sql-error')?.innerText.includes('server table')",
+                           timeout=30_000)
+    assert page.locator("#sql-grid .ag-center-cols-container .ag-row").count() == 0
+    assert page.errors == [], page.errors
+
+
+# --- every role on every analytics/admin page ------------------------------------------------------
+
+PAGES = ("/analytics", "/sql", "/campaigns", "/lists", "/dnc", "/users", "/audit")
+MAY = {  # role -> page -> (ids that must show, ids that must not); None: the 403 panel
+    "admin": {"/analytics": (["analytics-kpi-0", "analytics-view-save"], []), "/sql": (["sql-run"], []),
+              "/campaigns": (["campaigns-save"], []), "/lists": (["lists-upload"], []), "/dnc": (["dnc-add"], []),
+              "/users": (["users-create"], []), "/audit": (["audit-table"], [])},
+    "manager": {"/analytics": (["analytics-kpi-0", "analytics-view-save"], []), "/sql": (["sql-run"], []),
+                "/campaigns": (["campaigns-save"], []), "/lists": (["lists-upload"], []), "/dnc": (["dnc-add"], []),
+                "/users": (["users-table"], ["users-create"]), "/audit": None},
+    # Supervisors read analytics (saved views are personal, so they keep them) and the campaign,
+    # list and DNC pages without any edit control; /sql, /users and /audit are not theirs.
+    "supervisor": {"/analytics": (["analytics-kpi-0", "analytics-view-save"], []), "/sql": None,
+                   "/campaigns": (["campaigns-table"], ["campaigns-save", "campaigns-whatif-run"]),
+                   "/lists": (["lists-table"], ["lists-upload", "lists-reset"]),
+                   "/dnc": (["dnc-search-number"], ["dnc-add"]), "/users": None, "/audit": None},
+    "agent01": dict.fromkeys(PAGES),
+}
+
+
+@pytest.mark.parametrize("username", [*MAY, "anonymous"])
+def test_each_role_on_every_page(page, live_server, analytics_data, artifacts_dir, username):
+    if username != "anonymous":
+        sign_in(page, username, live_server.password)
+    for path in PAGES:
+        response = page.goto(path)
+        if username == "anonymous":
+            assert re.search(r"/login\?next=" + re.escape(path.replace("/", "%2F")) + "|/login\?next=" + re.escape(path),
+                             page.url), page.url
+            page.locator("#login-submit").wait_for()
+            continue
+        expect = MAY[username][path]
+        if expect is None:
+            assert response.status == 403, (username, path)
+            assert "You do not have access" in page.locator("#forbidden").inner_text()
+            # the browser logs the refused document load itself; nothing else may be logged
+            page.errors[:] = [e for e in page.errors if "403 (FORBIDDEN)" not in e]
+            continue
+        assert response.status == 200, (username, path)
+        present, absent = expect
+        for ident in present:
+            page.locator(f"#{ident}").wait_for(timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        for ident in absent:
+            assert page.locator(f"#{ident}").count() == 0, (username, path, ident)
+        if path == "/analytics":
+            page.wait_for_function("() => /\\d/.test(document.querySelector('#analytics-kpi-0')?.innerText || '')",
+                                   timeout=60_000)
+        page.screenshot(path=str(artifacts_dir / f"roles-{username}{path.replace('/', '-')}.png"), full_page=True)
+    assert page.errors == [], (username, page.errors)
+
+
+def test_shared_url_restores_the_controls_and_saved_views_load(page, live_server, analytics_data, artifacts_dir):
+    start, end = SPEC.start + timedelta(days=1), SPEC.start + timedelta(days=3)
+    sign_in(page, "manager", live_server.password)
+    page.goto(f"/analytics?start={start}&end={end}&campaign=2&team=1")
+    page.wait_for_function("() => /\\d/.test(document.querySelector('#analytics-kpi-0')?.innerText || '')",
+                           timeout=60_000)
+    # The controls show what the shared URL says.
+    assert page.locator("#analytics-dates input").nth(0).input_value() == f"{start}"
+    assert page.locator("#analytics-dates input").nth(1).input_value() == f"{end}"
+    assert re.search(r"\(2\)|^2$", page.locator("#analytics-campaign .Select-value-label").inner_text().strip())
+    assert page.locator("#analytics-team .Select-value-label").count() == 1
+    cdr = analytics_data.cdr
+    day = cdr["dialed_at"].dt.tz_convert("UTC").dt.date
+    mine = cdr[(cdr["campaign_id"] == 2) & (cdr["team_id"] == 1) & (day >= start) & (day < end)]
+    page.wait_for_function("v => document.querySelector('#analytics-kpi-0').innerText === v",
+                           arg=f"{len(mine):,}", timeout=30_000)
+
+    # Save it as a named view, go back to the default page, load the view: URL and controls return.
+    page.fill("#analytics-view-name", "campaign 2, team 1")
+    page.click("#analytics-view-save")
+    page.wait_for_function("() => document.querySelector('#analytics-view-msg').innerText.startsWith('Saved')",
+                           timeout=30_000)
+    page.goto("/analytics")
+    page.locator("#analytics-view").click()
+    page.get_by_role("option", name="campaign 2, team 1").click()
+    page.wait_for_url(re.compile(r".*[?&]campaign=2(&|$)"), timeout=30_000)
+    assert "team=1" in page.url and f"start={start}" in page.url
+    page.wait_for_function("v => document.querySelector('#analytics-kpi-0').innerText === v",
+                           arg=f"{len(mine):,}", timeout=30_000)
+    assert re.search(r"\(2\)|^2$", page.locator("#analytics-campaign .Select-value-label").inner_text().strip())
+    page.screenshot(path=str(artifacts_dir / "analytics-saved-view.png"), full_page=True)
+
+    # XLSX export of the summary from the page, for the restored filter.
+    page.wait_for_function("() => document.querySelector('#analytics-export-summary-xlsx').href.includes('team=1')",
+                           timeout=30_000)
+    with page.expect_download() as info:
+        page.click("#analytics-export-summary-xlsx")
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(info.value.path()).active
+    header, values = list(sheet.values)[:2]
+    assert dict(zip(header, values, strict=True))["dials"] == len(mine)
+    assert page.errors == [], page.errors
+
+
+def test_heatmap_click_drills_into_that_hours_calls(page, live_server, analytics_data, artifacts_dir):
+    import pandas as pd
+
+    sign_in(page, "manager", live_server.password)
+    page.goto("/analytics")
+    plot = page.locator("#analytics-heatmap .nsewdrag").first
+    plot.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    box = plot.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_function("() => /^Calls of \\w{3} \\d\\d:00 lead local: [\\d,]+$/"
+                           ".test(document.querySelector('#analytics-calls-title').innerText)", timeout=30_000)
+    title = page.locator("#analytics-calls-title").inner_text()
+    weekday_name, hour, total = re.match(r"^Calls of (\w{3}) (\d\d):00 lead local: ([\d,]+)$", title).groups()
+    cdr = analytics_data.cdr
+    local = pd.concat([rows["dialed_at"].dt.tz_convert(tz or "UTC").dt.tz_localize(None)
+                       for tz, rows in cdr.groupby("lead_timezone")]).loc[cdr.index]
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun").index(weekday_name)
+    expected = int(((local.dt.day_of_week == weekday) & (local.dt.hour == int(hour))).sum())
+    assert int(total.replace(",", "")) == expected
+    if expected:
+        page.locator("#analytics-calls .ag-center-cols-container .ag-row").first.wait_for(timeout=30_000)
+    assert "lead local are listed below" in page.locator("#analytics-drill").inner_text()
+    page.screenshot(path=str(artifacts_dir / "analytics-heatmap-drill.png"), full_page=True)
     assert page.errors == [], page.errors

@@ -216,7 +216,9 @@ def test_monitor_buttons_reach_the_simulator_as_chanspy(page, live_server, aggre
     live = LiveState(r)
     live.track_call(call_id, cid, None, time.time(), pbx="sim1")
     send_command(r, ev.OriginateCommand(call_id=call_id, number="15551230102", campaign_id=cid))
+    live.bump(cid, dials=1)  # the counters the dialing loop keeps for this call (dialer/loop.py)
     wait_event(r, call_id, "call.answered")
+    live.bump(cid, humans=1, connected=1)
     live.set_call_state(call_id, "connected", time.time(), agent_id=str(agent))
     r.hset(agent_key(agent), mapping={"state": "incall", "campaign_id": cid, "since": time.time(),
                                       "call_id": call_id})

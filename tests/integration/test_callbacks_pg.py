@@ -286,3 +286,22 @@ def test_agent_only_callback_waits_for_an_absent_agent_and_is_reported(rig) -> N
     loop.tick(clock())
     assert any(c.lead_id == leads[2] for c in _commands(r) if isinstance(c, ev.OriginateCommand))
     assert live.agent(a2).state is AgentState.RESERVED
+
+
+def test_a_callback_booked_during_the_call_comes_out_at_its_time(db_committed: sa.Engine) -> None:
+    """The hopper's reservation (next_call_at) is consumed by the dial: it must not delay a callback."""
+    campaign, lead, callback = _lead_and_callback(db_committed, due=NOW + timedelta(days=30))
+    with db_committed.begin() as conn:
+        conn.execute(sa.text("UPDATE callbacks SET status = 'cancelled' WHERE id = :id"), {"id": callback})
+        conn.execute(sa.text("UPDATE leads SET status = 'NEW', attempts = 0, called_since_reset = false,"
+                             " last_called_at = NULL WHERE id = :l"), {"l": lead})
+    [claim] = _claim(db_committed, campaign, NOW)[0]
+    with db_committed.begin() as conn:
+        assert conn.execute(sa.text("SELECT next_call_at FROM leads WHERE id = :l"), {"l": lead}).scalar() is None
+        conn.execute(sa.text("UPDATE call_attempts SET ended_at = :t, outcome = 'human' WHERE call_id = :c"),
+                     {"t": NOW + timedelta(minutes=1), "c": claim.call_id})
+        conn.execute(sa.text("INSERT INTO callbacks (lead_id, campaign_id, due_at) VALUES (:l, :c, :d)"),
+                     {"l": lead, "c": campaign, "d": NOW + timedelta(minutes=3)})
+    assert _claim(db_committed, campaign, NOW + timedelta(minutes=2))[0] == []
+    claims, _ = _claim(db_committed, campaign, NOW + timedelta(minutes=3))
+    assert [(c.lead_id, c.callback) for c in claims] == [(lead, True)], "at its time, not after the hold"

@@ -282,3 +282,18 @@ def test_a_callback_due_later_overtakes_the_hoppered_leads(db_committed: sa.Engi
     at = NOW + timedelta(seconds=STALE_REFILL_S)
     claims, _ = claim_leads(db_committed, redis_client, campaign, 1, at, pbx="sim1", dial_method="predictive")
     assert [(c.lead_id, c.callback) for c in claims] == [(late, True)]
+
+
+def test_a_higher_priority_lead_hoppered_later_goes_first(db_committed: sa.Engine, redis_client) -> None:
+    from dialer.loop_leads import refill_hopper
+
+    campaign, ids = _hopper_campaign(db_committed, 3, level=3)  # priorities 3, 2, 1
+    refill_hopper(db_committed, redis_client, campaign, NOW)
+    with db_committed.begin() as conn:
+        list_id = conn.execute(sa.text("SELECT list_id FROM leads WHERE id = :id"), {"id": ids[0]}).scalar_one()
+        urgent = conn.execute(sa.text("INSERT INTO leads (list_id, phone_e164, tz_candidates, priority) VALUES"
+                                      " (:l, '+12125559999', '{America/New_York}', 50) RETURNING id"),
+                              {"l": list_id}).scalar_one()
+    redis_client.zpopmin(f"pyd:campaign:{campaign}:hopper", 1)  # one dialled: room for one more
+    refill_hopper(db_committed, redis_client, campaign, NOW + timedelta(seconds=1))
+    assert [int(m) for m in redis_client.zrange(f"pyd:campaign:{campaign}:hopper", 0, -1)] == [urgent, *ids[1:]]

@@ -146,7 +146,11 @@ def test_kill_9_of_dialer_and_telephony_loses_and_doubles_no_cdr(request, db_com
         # calls whose hangup died with the telephony service are swept by the loop: ringing ones after
         # the dial timeout + 15 s, connected ones once their agent has left, each after a hangup command
         # and a 15 s grace
-        wait_for(lambda: counts(engine)[1] == 0, 90, "every attempt finalised")
+        try:
+            wait_for(lambda: counts(engine)[1] == 0, 90, "every attempt finalised")
+        except AssertionError:
+            _dump_open(engine, redis_client)
+            raise
         assert all(p.alive() for p in procs), f"a process died: see {logs}"
     finally:
         for p in reversed(procs):
@@ -180,6 +184,13 @@ def test_kill_9_of_dialer_and_telephony_loses_and_doubles_no_cdr(request, db_com
         parameters={"ids": ids}).result_rows[0]
     assert (total_ch, unique) == (len(attempts), len(attempts))
     print({"attempts": len(attempts), "open_at_kill": before_kill[1]})
+
+
+def _dump_open(engine: sa.Engine, r: Any) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(CallAttempt.__table__).where(CallAttempt.ended_at.is_(None))).mappings().all()
+    for row in rows:
+        print("OPEN", {k: str(v) for k, v in row.items() if v is not None}, r.hgetall(f"pyd:call:{row['call_id']}"))
 
 
 def _listening(port: int) -> bool:

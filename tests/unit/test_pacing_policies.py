@@ -123,8 +123,10 @@ def test_vicidial_policy_averages_15_samples_and_updates_every_15_s() -> None:
     for t in range(16, 30):  # samples now 0 idle, 5 waiting: the 15-sample mean moves gradually
         p.calls_to_place(obs(now=float(t), logged=50, idle=0, busy=(10.0,) * 50, waiting=5))
     p.calls_to_place(obs(now=30.0, logged=50, idle=0, busy=(10.0,) * 50, waiting=5))
-    assert len(p.samples) == 15
-    assert p.level == pytest.approx(1.21 * (1 - 0.1 * 15 / 15), rel=1e-6) or p.level == 1.0
+    assert list(p.samples) == [(0, 5, 50)] * 15  # the window holds exactly the last 15 one-second samples
+    # mean idle 0, mean waiting 5 of 50 agents: −10 % (VICIDIAL.md §1.6), from 1.21, not clamped at 1.0
+    assert p.level == pytest.approx(1.21 * (1 - 0.1), rel=1e-9)
+    assert p.level > 1.0
 
 
 def test_vicidial_daily_drop_percentage_resets_at_local_midnight() -> None:
