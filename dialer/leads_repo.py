@@ -453,7 +453,7 @@ def refusal_counts(conn: sa.Connection, rules: cp.CampaignRules, now: datetime) 
                          AND (d.expires_at IS NULL OR d.expires_at > :now)) THEN 'dnc_global'
             WHEN EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164 AND d.campaign_id = :campaign_id
                          AND (d.expires_at IS NULL OR d.expires_at > :now)) THEN 'dnc_campaign'
-            WHEN {_NOT_IN_FLIGHT.replace("NOT EXISTS", "EXISTS", 1)} THEN 'call_in_flight'
+            WHEN f.lead_id IS NOT NULL THEN 'call_in_flight'
             WHEN cb.lead_id IS NOT NULL AND cb.scope = 'agent' THEN 'callback_other_agent'
             WHEN cb.lead_id IS NOT NULL AND cb.due_at > :now THEN 'callback_not_due'
             WHEN cb.lead_id IS NOT NULL AND l.last_called_at >= cb.due_at THEN 'callback_already_dialed'
@@ -474,6 +474,9 @@ def refusal_counts(conn: sa.Connection, rules: cp.CampaignRules, now: datetime) 
           END AS reason, l.id
           FROM leads l JOIN lists li ON li.id = l.list_id
           LEFT JOIN callbacks cb ON cb.lead_id = l.id AND cb.status = 'pending'
+          -- calls in flight: a handful of rows (partial index ix_call_attempts_in_flight), hash-joined
+          LEFT JOIN (SELECT DISTINCT a.lead_id FROM call_attempts a WHERE a.ended_at IS NULL
+                     AND a.dialed_at > :in_flight_after) f ON f.lead_id = l.id
           WHERE li.campaign_id = :campaign_id
         ) s GROUP BY reason
     """

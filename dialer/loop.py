@@ -462,8 +462,8 @@ class CampaignLoop:
                                               cause_txt="lost: no hangup reported", source="resync"), call)
                     continue
                 if state == "connected":
-                    agent_id = call.get("agent_id")
-                    suspect = bool(agent_id) and self.live.agent(int(agent_id)).call_id != call_id
+                    agent_id = call.get("agent_id") or ""
+                    suspect = agent_id != "" and self.live.agent(int(agent_id)).call_id != call_id
                 else:
                     suspect = now - score > bounds.get(state, float("inf"))
                 if suspect:

@@ -94,13 +94,23 @@ def reset_list(session: Session, list_id: int, *, actor: User, now: dt.datetime,
     return changed
 
 
-def export_csv(session: Session, list_id: int) -> Iterator[str]:
-    """Chunks of a spreadsheet-safe CSV (cells that would be formulas are prefixed with ')."""
-    yield write_safe_csv([EXPORT_COLUMNS + ("custom_fields",)])
+def _lead_batches(session: Session, list_id: int) -> Iterator[list[tuple[Any, ...]]]:
     result = session.execute(sa.select(*(getattr(Lead, c) for c in EXPORT_COLUMNS), Lead.custom_fields)
                              .where(Lead.list_id == list_id).order_by(Lead.id).execution_options(yield_per=5000))
     while batch := list(islice(result, 5000)):
-        yield write_safe_csv([tuple(r[:-1]) + (_custom(r[-1]),) for r in batch])
+        yield [tuple(r[:-1]) + (_custom(r[-1]),) for r in batch]
+
+
+def export_csv(session: Session, list_id: int) -> Iterator[str]:
+    """Chunks of a spreadsheet-safe CSV (cells that would be formulas are prefixed with ')."""
+    yield write_safe_csv([EXPORT_COLUMNS + ("custom_fields",)])
+    for batch in _lead_batches(session, list_id):
+        yield write_safe_csv(batch)
+
+
+def export_rows(session: Session, list_id: int) -> list[tuple[Any, ...]]:
+    """Every lead of the list as :data:`EXPORT_COLUMNS` + custom_fields (the XLSX export)."""
+    return [row for batch in _lead_batches(session, list_id) for row in batch]
 
 
 def write_safe_csv(rows: list[tuple[Any, ...]]) -> str:

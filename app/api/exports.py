@@ -18,7 +18,6 @@ import csv
 import io
 import logging
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,14 +32,13 @@ from app.api import require_roles
 from app.pages.analytics_data import campaign_settings, query, today
 from app.pages.analytics_state import filter_from_query
 from core.exceptions import NotFound
+from dialer.importer.report import looks_like_formula
 
 logger = logging.getLogger(__name__)
 
 ANALYTICS_ROLES = ("admin", "manager", "supervisor")
 SQL_ROLES = ("admin", "manager")
 MAX_EXPORT_ROWS = 100_000
-_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 KPI_EXPORTS: dict[str, Callable[[Client, KpiFilter], pd.DataFrame]] = {
     "summary": kpis.summary,
@@ -62,10 +60,9 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat(sep=" ")
     if isinstance(value, str):
-        # A plain signed number ("+15551234567", "-3.5") is data, not a formula: keep it readable.
-        if value.startswith(_DANGEROUS) and not _PLAIN_NUMBER.fullmatch(value):
-            return "'" + value
-        return value
+        # One rule for every export we write (the import report's): a plain signed number
+        # ("+15551234567", "-3.5") is data, not a formula, and stays readable.
+        return "'" + value if looks_like_formula(value) else value
     if isinstance(value, (int, float, bool)):
         return value
     return safe_cell(str(value))
@@ -160,6 +157,9 @@ def sql_export(fmt: str) -> flask.Response:
 
 
 def init_app(server: flask.Flask) -> None:
+    from app.api import admin_exports
+
+    admin_exports.init_app(server)  # the admin tables' exports share this module's writer
     if "api_export_analytics" in server.view_functions:
         return
     server.add_url_rule("/api/exports/analytics/<kpi>.<fmt>", "api_export_analytics", analytics_export,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dash
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from app.audit_view import AuditPage, known_actions, query_audit
+from app.admin.export_links import export_links
+from app.audit_view import AuditPage, clean_filter, known_actions, query_audit
 from app.pages import register_page
 from app.services import get_services
 
@@ -53,26 +55,30 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-def render_table(page: AuditPage) -> html.Div:
+GRID_COLUMNS = [
+    {"field": "at", "headerName": "When (UTC)", "width": 170},
+    {"field": "actor", "headerName": "Actor", "width": 130},
+    {"field": "action", "headerName": "Action", "width": 170},
+    {"field": "object", "headerName": "Object", "width": 140},
+    {"field": "ip", "headerName": "IP", "width": 120},
+    {"field": "details", "headerName": "Details", "flex": 1, "wrapText": True, "autoHeight": True},
+]
+
+
+def render_table(page: AuditPage, actor: str | None = None, action: str | None = None) -> html.Div:
+    """One page of the log as an AG Grid, with CSV/XLSX of everything the filter matches."""
+    links = export_links("audit", "audit-export", actor=clean_filter(actor), action=clean_filter(action))
     if not page.rows:
-        return html.Div("No audit entries match.", className="text-body-secondary p-2")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("When (UTC)", "Actor", "Action", "Object", "IP", "Details")]))
-    body = html.Tbody(
-        [
-            html.Tr(
-                [
-                    html.Td(f"{r.at:%Y-%m-%d %H:%M:%S}", className="text-nowrap font-monospace small"),
-                    html.Td(r.actor),
-                    html.Td(html.Code(r.action)),
-                    html.Td(r.object),
-                    html.Td(r.ip or "—", className="font-monospace small"),
-                    html.Td(r.details, className="small text-break"),
-                ]
-            )
-            for r in page.rows
-        ]
-    )
-    return dbc.Table([head, body], hover=True, size="sm", className="mb-0 align-middle")
+        return html.Div([html.Div("No audit entries match.", className="text-body-secondary p-2"), links])
+    data = [{"id": r.id, "at": f"{r.at:%Y-%m-%d %H:%M:%S}", "actor": r.actor, "action": r.action, "object": r.object,
+             "ip": r.ip or "—", "details": r.details} for r in page.rows]
+    return html.Div([
+        html.Div([html.Span("Export what the filter matches:", className="small text-body-secondary"), links],
+                 className="d-flex align-items-center mb-1"),
+        dag.AgGrid(id="audit-grid", rowData=data, columnDefs=GRID_COLUMNS, getRowId="params.data.id",
+                   defaultColDef={"sortable": True, "resizable": True},
+                   dashGridOptions={"suppressCellFocus": True, "domLayout": "autoHeight"}, style={"width": "100%"}),
+    ])
 
 
 def refresh(actor: str | None, action: str | None, active_page: int | None) -> tuple[object, int, str]:
@@ -80,7 +86,7 @@ def refresh(actor: str | None, action: str | None, active_page: int | None) -> t
     with services.sessions() as session:
         page = query_audit(session, actor=actor, action=action, page=active_page or 1)
     summary = f"{page.total:,} {'entry' if page.total == 1 else 'entries'} · page {page.page} of {page.pages}"
-    return render_table(page), page.pages, summary
+    return render_table(page, actor, action), page.pages, summary
 
 
 def register(dash_app: dash.Dash) -> None:

@@ -17,6 +17,7 @@ from dash.exceptions import PreventUpdate
 from app.admin import access, codes, whatif
 from app.admin import campaigns as service
 from app.admin.campaign_form import DEFAULT_FORM, campaign_to_form
+from app.admin.export_links import export_links
 from app.pages import register_page
 from app.pages.campaigns_form import PAGE, editor, status_table
 from app.services import get_services
@@ -41,7 +42,9 @@ def layout(**_query: str) -> html.Div:
                   html.Span("read-only" if not editable else "", className="badge text-bg-secondary ms-2"),
                   html.A("Audit log", href="/audit", className="ms-auto small") if access.can(access.ADMINS) else None],
                  className="d-flex align-items-center mb-3"),
-        dbc.Card([dbc.CardHeader("Status"), dbc.CardBody(html.Div(status_table(rows), id="campaigns-table"),
+        dbc.Card([dbc.CardHeader(html.Div(["Status", export_links("campaigns", "campaigns-export") if editable else None],
+                                          className="d-flex align-items-center")),
+                  dbc.CardBody(html.Div(status_table(rows), id="campaigns-table"),
                                                          className="p-2")], className="mb-3 shadow-sm"),
         editor(_options(rows)) if editable else html.Div(),
     ], id="campaigns-root")

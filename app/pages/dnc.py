@@ -12,12 +12,15 @@ import logging
 from typing import Any
 
 import dash
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app.admin import access
 from app.admin import dnc as service
+from app.admin.export_links import export_links
+from app.api.admin_exports import export_href
 from app.pages import register_page
 from app.services import get_services
 from core.exceptions import ValidationError
@@ -26,17 +29,29 @@ from core.models import Campaign
 logger = logging.getLogger(__name__)
 
 
-def entries_table(rows: list[dict[str, Any]], *, removable: bool) -> Any:
+GRID_COLUMNS = [{"field": "id", "headerName": "#", "width": 90}, {"field": "phone_e164", "headerName": "Number"},
+                {"field": "scope", "headerName": "Scope"}, {"field": "source", "headerName": "Source"},
+                {"field": "reason", "headerName": "Reason", "flex": 2}, {"field": "added_at", "headerName": "Added (UTC)"}]
+
+
+def entries_table(rows: list[dict[str, Any]], *, removable: bool, number: str | None = None) -> Any:
+    """An AG Grid (a search may match many entries; the grid sorts and filters client-side) and,
+    for editors, CSV/XLSX of exactly these entries (a search) -- the whole list is exported below."""
     if not rows:
         return html.Div("No entries.", className="text-body-secondary p-2", id="dnc-no-entries")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("#", "Number", "Scope", "Source", "Reason", "Added (UTC)")]))
-    body = html.Tbody([html.Tr([
-        html.Td(r["id"]), html.Td(r["phone_e164"], className="font-monospace"),
-        html.Td(r["scope"] if r["scope"] == "global" else f"campaign: {r['campaign']}"), html.Td(r["source"]),
-        html.Td(r["reason"] or ""), html.Td(f"{r['added_at']:%Y-%m-%d %H:%M}"),
-    ]) for r in rows])
-    return html.Div([dbc.Table([head, body], size="sm", hover=True, className="mb-0", id="dnc-results-table"),
-                     html.Div("Remove an entry by its # below." if removable else "", className="form-text")])
+    data = [{"id": r["id"], "phone_e164": r["phone_e164"],
+             "scope": r["scope"] if r["scope"] == "global" else f"campaign: {r['campaign']}", "source": r["source"],
+             "reason": r["reason"] or "", "added_at": f"{r['added_at']:%Y-%m-%d %H:%M}"} for r in rows]
+    links = (export_links("dnc", "dnc-search-export", number=number) if number and access.can(access.EDITORS)
+             else None)
+    return html.Div([
+        html.Div([html.Span(f"{len(rows):,} entr{'y' if len(rows) == 1 else 'ies'}", className="small"), links],
+                 className="d-flex align-items-center mb-1"),
+        dag.AgGrid(id="dnc-results-table", rowData=data, columnDefs=GRID_COLUMNS,
+                   defaultColDef={"sortable": True, "resizable": True, "filter": True, "flex": 1},
+                   dashGridOptions={"suppressCellFocus": True, "domLayout": "autoHeight"},
+                   getRowId="params.data.id", style={"width": "100%"}),
+        html.Div("Remove an entry by its # below." if removable else "", className="form-text")])
 
 
 def layout(**_query: str) -> html.Div:
@@ -67,7 +82,8 @@ def layout(**_query: str) -> html.Div:
                                  className="pyd-upload border border-2 rounded p-3 text-center", max_size=6 * 1024 * 1024),
                       html.Div(id="dnc-bulk-result", className="mt-2"),
                   ])], className="mb-3 shadow-sm"),
-        html.A("Export the DNC list (CSV)", href="/api/admin/dnc/export.csv", id="dnc-export", className="small"),
+        html.Div(["The whole DNC list: ", html.A("CSV", href="/api/admin/dnc/export.csv", id="dnc-export"), " · ",
+                  html.A("XLSX", href=export_href("dnc", "xlsx"), id="dnc-export-xlsx")], className="small"),
     ]) if editable else html.Div()
     return html.Div([
         html.H1("Do not call", className="h3 mb-3"),
@@ -94,7 +110,8 @@ def do_search(number: str | None) -> tuple[Any, Any]:
         except ValueError as exc:
             return html.Span(str(exc), className="text-danger"), dash.no_update
     note = f"{phone}: {'on DNC' if rows else 'not on any DNC list'}"
-    return html.Span(note, id="dnc-search-verdict"), entries_table(rows, removable=access.can(access.EDITORS))
+    return html.Span(note, id="dnc-search-verdict"), entries_table(rows, removable=access.can(access.EDITORS),
+                                                                   number=number)
 
 
 def _scope(value: Any) -> int | None:

@@ -19,6 +19,8 @@ from dash.exceptions import PreventUpdate
 
 from app.admin import access, imports
 from app.admin import lists as service
+from app.admin.export_links import export_links
+from app.api.admin_exports import export_href
 from app.pages import register_page
 from app.services import get_services
 from core.exceptions import ValidationError
@@ -82,15 +84,18 @@ def layout(**_query: str) -> html.Div:
                dbc.Button("Disable", id="lists-disable", color="secondary", outline=True, size="sm", className="me-1"),
                dbc.Button("Reset called status", id="lists-reset", color="warning", outline=True, size="sm",
                           className="me-1"),
-               html.A("Export CSV", id="lists-export", href="#", className="btn btn-outline-primary btn-sm")]
+               html.A("Export CSV", id="lists-export", href="#", className="btn btn-outline-primary btn-sm me-1"),
+               html.A("XLSX", id="lists-leads-xlsx", href="#", className="btn btn-outline-primary btn-sm")]
     return html.Div([
         html.H1("Lead lists", className="h3 mb-3"),
-        dbc.Card([dbc.CardHeader("Lists"), dbc.CardBody(html.Div(lists_table(rows), id="lists-table"), className="p-2")],
+        dbc.Card([dbc.CardHeader(html.Div(["Lists", export_links("lists", "lists-table-export") if editable else None],
+                                          className="d-flex align-items-center")), dbc.CardBody(html.Div(lists_table(rows), id="lists-table"), className="p-2")],
                  className="mb-3 shadow-sm"),
         dbc.Card([dbc.CardHeader("List detail"), dbc.CardBody([
             dbc.Row([dbc.Col(dcc.Dropdown(id="lists-select", options=_list_options(rows), placeholder="choose a list"),
                              md=5),
-                     dbc.Col(actions if editable else [html.A(id="lists-export", hidden=True)], md=7)], className="g-2 mb-2"),
+                     dbc.Col(actions if editable else [html.A(id="lists-export", hidden=True),
+                                                       html.A(id="lists-leads-xlsx", hidden=True)], md=7)], className="g-2 mb-2"),
             html.Div(id="lists-action-msg"),
             html.Div(id="lists-status-counts"),
         ])], className="mb-3 shadow-sm"),
@@ -98,16 +103,16 @@ def layout(**_query: str) -> html.Div:
     ], id="lists-root")
 
 
-def counts(selected: Any) -> tuple[Any, str]:
+def counts(selected: Any) -> tuple[Any, str, str]:
     if selected is None:
-        return html.Div("Choose a list to see its leads by status.", className="text-body-secondary small"), "#"
+        return html.Div("Choose a list to see its leads by status.", className="text-body-secondary small"), "#", "#"
     access.require(access.VIEWERS)
     with get_services().sessions() as session:
         by_status = service.status_counts(session, int(selected))
     table = dbc.Table([html.Thead(html.Tr([html.Th("Status"), html.Th("Leads")])),
                        html.Tbody([html.Tr([html.Td(s), html.Td(f"{n:,}")]) for s, n in by_status.items()])],
                       size="sm", className="w-auto", id="lists-status-table") if by_status else html.Div("No leads.")
-    return table, f"/api/admin/lists/{int(selected)}/export.csv"
+    return table, f"/api/admin/lists/{int(selected)}/export.csv", export_href("list-leads", "xlsx", list_id=int(selected))
 
 
 def list_action(_enable: Any, _disable: Any, _reset: Any, selected: Any) -> tuple[Any, Any]:
@@ -226,7 +231,7 @@ def poll(_n: Any, job: dict[str, Any] | None) -> tuple[Any, ...]:
 
 def register(dash_app: dash.Dash) -> None:
     dash_app.callback(Output("lists-status-counts", "children"), Output("lists-export", "href"),
-                      Input("lists-select", "value"))(counts)
+                      Output("lists-leads-xlsx", "href"), Input("lists-select", "value"))(counts)
     dash_app.callback(Output("lists-action-msg", "children"), Output("lists-table", "children"),
                       Input("lists-enable", "n_clicks"), Input("lists-disable", "n_clicks"),
                       Input("lists-reset", "n_clicks"), State("lists-select", "value"),

@@ -15,6 +15,7 @@ from dash import Input, Output, State, dcc, html
 
 from app.admin import access
 from app.admin import users as service
+from app.admin.export_links import export_links
 from app.pages import register_page
 from app.services import get_services
 from core.models import ROLES
@@ -87,7 +88,8 @@ def layout(**_query: str) -> html.Div:
                  className="d-flex align-items-center mb-3"),
         html.Div(id="users-message"),
         _admin_panel(users, teams) if is_admin else dbc.Alert("Only administrators can change users.", color="light"),
-        dbc.Card([dbc.CardHeader("Users"), dbc.CardBody(html.Div(users_table(users), id="users-table"), className="p-2")],
+        dbc.Card([dbc.CardHeader(html.Div(["Users", export_links("users", "users-export")],
+                                          className="d-flex align-items-center")), dbc.CardBody(html.Div(users_table(users), id="users-table"), className="p-2")],
                  className="mb-3 shadow-sm"),
         dbc.Card([dbc.CardHeader("Teams"), dbc.CardBody(html.Div(
             ", ".join(f"{t['name']} ({t['members']})" for t in teams) or "No teams.", id="users-teams"))],

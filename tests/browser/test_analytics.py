@@ -164,8 +164,7 @@ def test_each_role_on_every_page(page, live_server, analytics_data, artifacts_di
     for path in PAGES:
         response = page.goto(path)
         if username == "anonymous":
-            assert re.search(r"/login\?next=" + re.escape(path.replace("/", "%2F")) + "|/login\?next=" + re.escape(path),
-                             page.url), page.url
+            assert re.search(r"/login\?next=(%2F|/)" + re.escape(path[1:]), page.url), page.url
             page.locator("#login-submit").wait_for()
             continue
         expect = MAY[username][path]
@@ -178,7 +177,7 @@ def test_each_role_on_every_page(page, live_server, analytics_data, artifacts_di
         assert response.status == 200, (username, path)
         present, absent = expect
         for ident in present:
-            page.locator(f"#{ident}").wait_for(timeout=30_000)
+            page.locator(f"#{ident}").wait_for(timeout=90_000)  # generous: the 2 cores are shared
         page.wait_for_load_state("networkidle")
         for ident in absent:
             assert page.locator(f"#{ident}").count() == 0, (username, path, ident)

@@ -305,3 +305,28 @@ def test_a_callback_booked_during_the_call_comes_out_at_its_time(db_committed: s
     assert _claim(db_committed, campaign, NOW + timedelta(minutes=2))[0] == []
     claims, _ = _claim(db_committed, campaign, NOW + timedelta(minutes=3))
     assert [(c.lead_id, c.callback) for c in claims] == [(lead, True)], "at its time, not after the hold"
+
+
+def test_the_loop_dials_a_due_anyone_callback_once_over_many_ticks(rig) -> None:
+    """The audit's double-dial: the loop re-claimed the callback lead every tick while its call rang."""
+    engine, r, loop, clock, campaign, (a1, a2), leads = rig
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE leads SET status = 'CALLBK', called_since_reset = true, attempts = 9,"
+                             " last_called_at = :t WHERE id = :l"),
+                     {"t": datetime.fromtimestamp(clock.t - 86400, UTC), "l": leads[0]})
+        conn.execute(sa.text("INSERT INTO callbacks (lead_id, campaign_id, due_at) VALUES (:l, :c, :d)"),
+                     {"l": leads[0], "c": campaign, "d": datetime.fromtimestamp(clock.t - 30, UTC)})
+    loop.tick(clock())
+    first = [c for c in _commands(r) if isinstance(c, ev.OriginateCommand)]
+    assert first[0].lead_id == leads[0], "the due callback goes first"
+    ended: set[str] = set()
+    for _ in range(30):  # 30 s of ticks: the callback still rings, every other call ends unanswered,
+        clock.t += 1     # so the loop keeps wanting a call for its idle agent each tick
+        for c in _commands(r):
+            if isinstance(c, ev.OriginateCommand) and c.lead_id != leads[0] and c.call_id not in ended:
+                ended.add(c.call_id)
+                _publish(r, loop, ev.Hangup, c.call_id, cause=19)
+        loop.step(block_ms=1)
+    assert len(ended) == 3, "the other leads were dialled meanwhile: the loop kept claiming"
+    dials = [c.lead_id for c in _commands(r) if isinstance(c, ev.OriginateCommand)]
+    assert dials.count(leads[0]) == 1, dials

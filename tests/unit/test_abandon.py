@@ -2,8 +2,8 @@ import pytest
 
 from core.clock import FakeClock
 from dialer.abandon import DAY_S, AbandonFigures, AbandonTracker, TickGuard, amd_false_positive_estimate
-from dialer.pacing.guard import HumanAnswerRate
 from dialer.callflow import CallFlow, CallFlowConfig, DropCall
+from dialer.pacing.guard import HumanAnswerRate
 
 
 def test_ftc_rolling_30_days_excludes_older_events() -> None:
