@@ -191,6 +191,20 @@ def measure(engine: sa.Engine, agents: int, lo: float, hi: float) -> dict[str, A
     }
 
 
+def decision_summary(r: Any) -> dict[str, Any]:
+    """What the live loop decided and why (its ``dial_decisions`` rows, still in the Redis stream)."""
+    from collections import Counter
+
+    from dialer.loop_commands import DECISIONS_STREAM
+
+    rows = [json.loads(f["data"]) for _id, f in r.xrange(DECISIONS_STREAM)]
+    capped = Counter(row["capped_by"] for row in rows if row["count"] or row["raw_count"])
+    n = max(1, len(rows))
+    return {"rows": len(rows), "asked": sum(row["count"] for row in rows), "placed": sum(row["placed"] for row in rows),
+            "capped_by": dict(capped), "mean_idle": round(sum(row["agents_idle"] for row in rows) / n, 2),
+            "mean_ringing": round(sum(row["ringing"] for row in rows) / n, 2)}
+
+
 def run_live(args: argparse.Namespace, tmp: Path, admin: str, redis_url: str) -> dict[str, Any]:
     from dialer.virtual_agents import Behaviour, VirtualAgents
 
@@ -259,6 +273,7 @@ def run_live(args: argparse.Namespace, tmp: Path, admin: str, redis_url: str) ->
         agent_stop.set()
         agents_thread.join(30)
         out = measure(engine, args.agents, t0 + WARMUP_FRACTION * wall_s, t_end)
+        out["decisions"] = decision_summary(r)
         out.update(wall_s=round(t_end - t0, 1), killed_at_s=killed_at, campaign_id=cid)
         if args.logs:
             import shutil

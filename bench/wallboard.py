@@ -182,12 +182,12 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
             for _ in range(args.boards):
                 ctx = browser.new_context(base_url=base, storage_state=state, viewport={"width": 1280, "height": 720})
                 p = ctx.new_page()
-                p.goto(f"/wallboard/{cid}")
+                p.goto(f"/wallboard/{cid}", timeout=180_000)  # set-up, not measured: slow on a loaded box
                 pages.append(p)
             for p in pages:
                 p.wait_for_function("document.querySelector('#wallboard-status')?.innerText === 'live' &&"
                                     " document.querySelector(\"[data-key='calls.ringing']\").innerText !== '–'",
-                                    timeout=60_000)
+                                    timeout=180_000)
                 p.evaluate(OBSERVER_JS)
             sse_log: list[tuple[int, float, str]] = []
             stop_sse = threading.Event()

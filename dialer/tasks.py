@@ -62,11 +62,14 @@ app.conf.beat_schedule = {
     **(app.conf.beat_schedule or {}),
     "pacing-ensure-loops": {"task": "dialer.tasks.pacing_ensure_loops", "schedule": 3.0},
     "relay-cdr-outbox": {"task": "dialer.tasks.relay_cdr_outbox", "schedule": 2.0},
-    "refill-hoppers": {"task": "dialer.tasks.refill_hoppers", "schedule": 5.0},
-    "promote-callbacks": {"task": "dialer.tasks.promote_callbacks", "schedule": 15.0},
-    "recycle-statuses": {"task": "dialer.tasks.recycle_statuses", "schedule": 10.0},
-    "abandon-rollup": {"task": "dialer.tasks.abandon_rollup", "schedule": 60.0},
+    # expires: a periodic run nobody picked up before the next one is due is dropped, not queued up
+    # behind busy workers (the next run does the same work).
+    "refill-hoppers": {"task": "dialer.tasks.refill_hoppers", "schedule": 5.0, "options": {"expires": 5.0}},
+    "promote-callbacks": {"task": "dialer.tasks.promote_callbacks", "schedule": 15.0, "options": {"expires": 15.0}},
+    "recycle-statuses": {"task": "dialer.tasks.recycle_statuses", "schedule": 10.0, "options": {"expires": 10.0}},
+    "abandon-rollup": {"task": "dialer.tasks.abandon_rollup", "schedule": 60.0, "options": {"expires": 60.0}},
 }
+REFILL_EXPIRES_S = 10.0
 
 
 @lru_cache(maxsize=1)
@@ -179,7 +182,9 @@ def refill_hoppers() -> list[int]:
     refill does not hold up the others')."""
     campaigns = _campaigns()
     for cid in campaigns:
-        refill_hopper.delay(cid)
+        # The dialing loop refills by itself when the hopper runs short, so a refill that waited
+        # longer than this behind busy dial slots is worthless: dropped instead of piling up.
+        refill_hopper.apply_async((cid,), expires=REFILL_EXPIRES_S)
     return campaigns
 
 

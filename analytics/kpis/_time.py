@@ -51,6 +51,8 @@ def local_hours(frame: pd.DataFrame) -> pd.Series:
 
 def finish_buckets(frame: pd.DataFrame, flt: KpiFilter, grain: Grain, by: list[str]) -> pd.DataFrame:
     """Sum a :func:`bucket_sql` result into one row per (bucket, *by) on the filter's clock."""
+    if frame.empty:  # no rows: clickhouse-connect's frame has no columns at all
+        return pd.DataFrame(columns=["bucket", *by])
     if flt.clock == "utc":
         frame = frame.assign(bucket=_naive(frame["bucket"]))
     else:

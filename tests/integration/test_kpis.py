@@ -200,6 +200,15 @@ def test_abandon_trend_one_campaign_over_target_is_not_hidden_by_another(ch_clie
     assert (by["rolling_30d"] > by["target"]).tolist() == [True, False]
 
 
+def test_a_filter_matching_no_calls_gives_empty_frames(loaded) -> None:  # type: ignore[no-untyped-def]
+    client, data = loaded
+    nobody = replace(ALL, agent_ids=(999_999,))
+    assert kpis.dispositions_over_time(client, nobody).empty
+    assert kpis.abandon_trend(client, nobody).empty
+    assert kpis.contact_heatmap(client, nobody).empty
+    assert kpis.summary(client, nobody).iloc[0]["dials"] == 0
+
+
 def test_abandon_trend_window_is_exactly_30_days(ch_client) -> None:  # type: ignore[no-untyped-def]
     day = datetime.combine(date.today(), datetime.min.time(), UTC) - timedelta(days=1)
 

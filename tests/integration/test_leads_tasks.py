@@ -56,8 +56,9 @@ def test_refill_task_fills_the_hopper_to_its_level_idempotently(wired, monkeypat
     make_leads(engine, cid, 10)
     make_campaign(engine, dial_method="manual")
     queued: list[tuple] = []
-    monkeypatch.setattr(tasks.refill_hopper, "delay", lambda *a: queued.append(a))
-    assert tasks.refill_hoppers() == [cid] and queued == [(cid,)], "fan-out over active auto-dialled campaigns"
+    monkeypatch.setattr(tasks.refill_hopper, "apply_async", lambda args, **kw: queued.append((args, kw)))
+    assert tasks.refill_hoppers() == [cid], "fan-out over active auto-dialled campaigns"
+    assert queued == [((cid,), {"expires": tasks.REFILL_EXPIRES_S})]
     first = tasks.refill_hopper(cid)
     assert (first["added"], first["depth"], first["level"]) == (4, 4, 4)
     assert r.hget(f"pyd:campaign:{cid}:pacing", "hopper_depth") == "4", "the wallboard's hopper depth"
@@ -181,7 +182,8 @@ def app_on_test_redis(redis_url):
         app._pool = None
         app._backend_cache = None
         app._local = threading.local()
-        app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
+        if "amqp" in app.__dict__:  # a producer pool bound to the old broker
+            app.amqp._producer_pool = None
 
     app.conf.broker_url, app.conf.result_backend = broker, broker
     reset()
