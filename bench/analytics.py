@@ -247,16 +247,20 @@ def main(argv: list[str] | None = None) -> int:
         "SELECT call_id, campaign_id, dialed_at FROM cdr WHERE call_id IN (SELECT DISTINCT call_id FROM utterances "
         "ORDER BY cityHash64(call_id) LIMIT {n:UInt32})", parameters={"n": args.runs}).result_rows]
     agent_args = [(f, agents[i * 37 % len(agents)]) for i, f in enumerate(flts)]
+    targets = {c: 0.01 + 0.001 * c for c in range(1, spec.campaigns + 1)}  # as read from campaign settings
 
     ch_queries: dict[str, tuple[Callable[[Any], Any], list[Any]]] = {
         "summary": (lambda f: kpis.summary(ch, f), flts),
         "funnel": (lambda f: kpis.funnel(ch, f), flts),
         "contact_heatmap": (lambda f: kpis.contact_heatmap(ch, f), flts),
         "dispositions_over_time": (lambda f: kpis.dispositions_over_time(ch, f, "day"), flts),
-        "abandon_trend": (lambda f: kpis.abandon_trend(ch, f), flts),
+        "abandon_trend": (lambda f: kpis.abandon_trend(ch, f, targets), flts),  # per campaign, own target
         "list_penetration": (lambda f: kpis.list_penetration(ch, f), flts),
         "agent_leaderboard": (lambda f: kpis.agent_leaderboard(ch, f), flts),
         "agent_calls": (lambda a: kpis.agent_calls(ch, a[0], a[1]), agent_args),
+        # A heatmap click (lead-local weekday x hour -> its calls, first page), varied cells.
+        "drill_heatmap_cell": (lambda a: kpis.drill_calls(ch, a[0], kpis.CallDrill(weekday=a[1] % 7, hour=9 + a[1] % 10)),
+                               agent_args),
         "call_detail": (lambda c: kpis.call_detail(ch, c[0], campaign_id=c[1], dialed_at=c[2]), call_ids),
         "pacing_explainer": (lambda f: kpis.pacing_explainer(ch, f), pace),
         "sentiment_over_time": (lambda f: kpis.sentiment_over_time(ch, f, "hour"), flts),

@@ -198,6 +198,7 @@ class CampaignLoop:
         self._leads_exhausted_until = 0.0
         self._last_reload = clock()
         self._last_sweep = clock()
+        self._busy: dict[int, float] = {}  # agent id -> connected_at of the call they are on (see _note_releases)
 
     def _reload_settings(self, now: float) -> None:
         """Pick up an admin's change (pause the campaign, new drop time ...) within a few seconds."""
@@ -497,9 +498,7 @@ class CampaignLoop:
     def tick(self, now: float) -> int:
         if now - self._last_reload >= SETTINGS_RELOAD_S:
             self._reload_settings(now)
-        for snap in self.agents.finish_wraps(self.campaign_id):
-            if snap.connected_at is not None:
-                self.policy.on_agent_released(now, now - snap.connected_at, False)
+        self.agents.finish_wraps(self.campaign_id)  # releases are seen in observation(), whatever path freed them
         self._serve(now)
         if now - self._last_sweep >= SWEEP_EVERY_S:
             self._last_sweep = now
@@ -535,8 +534,29 @@ class CampaignLoop:
                 endpoint = self.r.hget(agent_key(agent_id), "extension") or f"PJSIP/agent{agent_id:02d}"
                 self.commands.bridge(action.call_id, endpoint)
 
+    def _note_releases(self, agents: list[Any], now: float) -> None:
+        """Tell the policy every agent who left a call (``on_agent_released`` with the handle time).
+
+        Read from the agents' states, not from the wrap-up timer: an agent who dispositions after the
+        wrap deadline goes straight to ready (``st.disposition``), an agent may pause or log out from
+        wrap-up, and the timer never sees those. (It used to be the only source, so with a short
+        campaign wrap time the predictive policy never learned handle times and stayed near
+        progressive live while the simulator, which reports every release, over-dialed.)
+        """
+        busy = {a.agent_id: a.connected_at for a in agents
+                if a.state in BUSY_STATES and a.state is not AgentState.RESERVED and a.connected_at}
+        by_id = {a.agent_id: a for a in agents}
+        for agent_id, connected_at in self._busy.items():
+            if busy.get(agent_id) == connected_at:
+                continue
+            snap = by_id.get(agent_id)
+            ended = snap.since if snap is not None and snap.state not in BUSY_STATES and snap.since else now
+            self.policy.on_agent_released(now, max(0.0, ended - connected_at), False)
+        self._busy = busy
+
     def observation(self, now: float) -> PacingObservation:
         agents = self.live.campaign_agents(self.campaign_id)
+        self._note_releases(agents, now)
         by = self.live.calls_by_state(self.campaign_id)
         busy = [now - (a.connected_at if a.state is not AgentState.RESERVED and a.connected_at else a.since)
                 for a in agents if a.state in BUSY_STATES]

@@ -56,7 +56,7 @@ def layout(**_query: str) -> html.Div:
 
 
 GRID_COLUMNS = [
-    {"field": "at", "headerName": "When (UTC)", "width": 170},
+    {"field": "at", "headerName": "When (UTC)", "width": 190},
     {"field": "actor", "headerName": "Actor", "width": 130},
     {"field": "action", "headerName": "Action", "width": 170},
     {"field": "object", "headerName": "Object", "width": 140},

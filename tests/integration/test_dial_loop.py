@@ -283,3 +283,36 @@ def test_a_new_owner_takes_over_waiting_calls_and_unacked_events(rig) -> None:
         finals = conn.execute(sa.select(OutboxMessage.key)).scalars().all()
     assert outcome == "no_answer" and finals == [call_b], "the replayed hangup produced exactly one CDR"
     assert r.xpending(EVENTS_STREAM, new.group)["pending"] == 0
+
+
+def test_an_agent_who_dispositions_after_the_wrap_deadline_is_a_release_the_policy_learns(db_committed,
+                                                                                         redis_client) -> None:
+    """``st.disposition`` past the wrap deadline goes straight to READY: the wrap timer never sees it, and
+    the predictive policy must still learn that handle time (it used to learn none: near-progressive)."""
+    engine, r = db_committed, redis_client
+    campaign_id = make_campaign(engine, dial_method="predictive", drop_after_s=2, wrap_up_s=0)
+    make_leads(engine, campaign_id, 3)
+    clock = Clock()
+    loop = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01)
+    loop.restore()
+    [agent] = make_agents(engine, 1)
+    loop.agents.login(agent, campaign_id, extension="PJSIP/agent01")
+    loop.agents.ready(agent)
+    loop.tick(clock())
+    call = next(c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand))
+    clock.t += 5
+    publish(r, loop, ev.Answered, call)
+    publish(r, loop, ev.BridgedToAgent, call, agent_endpoint="PJSIP/agent01")
+    assert LiveState(r).agent(agent).state is AgentState.INCALL
+    assert loop.policy.handle.samples == 0
+    clock.t += 40
+    publish(r, loop, ev.Hangup, call)  # the customer hangs up; the agent ends the call: wrap-up (0 s)
+    loop.agents.end_call(agent)
+    clock.t += 3
+    after = loop.agents.disposition(agent, call, "NI")
+    assert after.state is AgentState.READY, "past the wrap deadline the disposition frees the agent at once"
+    loop.tick(clock())
+    assert loop.policy.handle.samples == 1
+    assert loop.policy.handle.mean() == pytest.approx(43.0, abs=1.0)  # connect -> ready: talk + wrap
+    loop.tick(clock())
+    assert loop.policy.handle.samples == 1, "one release, told once"
