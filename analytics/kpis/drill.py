@@ -4,9 +4,10 @@ A :class:`CallDrill` names the mark: an agent (leaderboard row), a lead-local we
 (heatmap cell), a day x disposition (dispositions bar), a list x attempt number (penetration
 bar), or a funnel stage. :func:`drill_calls` lists those calls, newest first, from ``cdr FINAL``.
 
-Lead-local weekday/hour: ``toHour(t, tz)`` needs a *constant* zone, so the condition is an OR
-over the zones present in the filter, each with its zone inlined (zones are checked against
-:data:`_ZONE` first -- they come from our own data, but are still never pasted unchecked).
+Lead-local weekday/hour: ``toHour(t, tz)`` needs a *constant* zone, so the (zone, UTC hour) pairs
+that fall on that local weekday x hour are found from the ``cdr_hour`` rollup in pandas (DST
+included, as the heatmap itself does) and passed as parameters; ``cdr`` is then read for those
+UTC hours only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 
 from analytics.filters import KpiFilter
+from analytics.kpis._time import local_hours
 from analytics.kpis.agents import CALL_COLUMNS, FINAL_PER_PARTITION, MAX_PAGE_SIZE, CallPage
 from core.exceptions import ValidationError
 
@@ -119,14 +121,23 @@ class CallDrill:
         return ", ".join(parts)
 
 
-def _zones(client: Client, flt: KpiFilter) -> list[str]:
-    where, params = flt.where("cdr")
-    zones = [str(z) for (z,) in client.query(f"SELECT DISTINCT lead_timezone FROM cdr WHERE {where}",
-                                              parameters=params).result_rows]
-    bad = [z for z in zones if not _ZONE.match(z)]
+def _local_hour_pairs(client: Client, flt: KpiFilter, weekday: int, hour: int) -> list[tuple[str, datetime]]:
+    """(zone, UTC hour) pairs whose lead-local time is ``weekday`` x ``hour``, from the ``cdr_hour``
+    rollup (a few thousand rows instead of a scan of ``cdr``). The rollup has no team/agent and
+    hour grain, so this is a superset (hour-floored start, campaign/list filter only); the exact
+    filter is applied to ``cdr`` afterwards."""
+    start = flt.start.replace(minute=0, second=0, microsecond=0)
+    where, params = replace(flt, start=start, team_ids=(), agent_ids=()).where("cdr_hour")
+    frame = client.query_df(f"SELECT DISTINCT lead_timezone AS tz, hour AS utc_hour FROM cdr_hour WHERE {where}",
+                            parameters=params)
+    if frame.empty:
+        return []
+    bad = [z for z in frame["tz"].unique() if not _ZONE.match(str(z))]
     if bad:
-        raise ValidationError("unexpected lead time zone in the data", {"lead_timezone": bad[0][:80]})
-    return zones
+        raise ValidationError("unexpected lead time zone in the data", {"lead_timezone": str(bad[0])[:80]})
+    local = local_hours(frame)
+    hit = frame[(local.dt.day_of_week == weekday) & (local.dt.hour == hour)]
+    return [(str(z), pd.Timestamp(h).to_pydatetime()) for z, h in zip(hit["tz"], hit["utc_hour"], strict=True)]
 
 
 def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFilter, list[str], dict[str, Any]]:
@@ -150,9 +161,17 @@ def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFi
     if drill.stage is not None:
         clauses.append(STAGES[drill.stage])
     if drill.weekday is not None and drill.hour is not None:
-        per_zone = [f"(lead_timezone = '{z}' AND toDayOfWeek(dialed_at, 0, '{z or 'UTC'}') = {drill.weekday + 1} "
-                    f"AND toHour(dialed_at, '{z or 'UTC'}') = {drill.hour})" for z in _zones(client, flt)]
-        clauses.append("(" + (" OR ".join(per_zone) or "0") + ")")
+        pairs = _local_hour_pairs(client, flt, drill.weekday, drill.hour)
+        if not pairs:
+            clauses.append("0")
+        else:
+            # The UTC hours first (cheap, on the sorting key's column), then the exact (zone, hour) pairs.
+            params["d_hours"] = sorted({h for _z, h in pairs})
+            params["d_zones"] = [z for z, _h in pairs]
+            params["d_zone_hours"] = [h for _z, h in pairs]
+            clauses.append("toStartOfHour(toDateTime(dialed_at, 'UTC')) IN {d_hours:Array(DateTime('UTC'))}")
+            clauses.append("(lead_timezone, toStartOfHour(toDateTime(dialed_at, 'UTC'))) IN "
+                           "arrayZip({d_zones:Array(String)}, {d_zone_hours:Array(DateTime('UTC'))})")
     return flt, clauses, params
 
 
@@ -164,15 +183,16 @@ def drill_calls(client: Client, flt: KpiFilter, drill: CallDrill, page: int = 0,
     where, params = flt.where("cdr")
     where = " AND ".join([where, *clauses])
     params.update(extra)
+    # The total by sign arithmetic (no FINAL, no window over every matching row); FINAL only for
+    # the page of rows shown.
+    rows = client.query(f"SELECT sum(sign) FROM cdr WHERE {where}", parameters=params).result_rows
+    total = int(rows[0][0] or 0) if rows else 0
+    if total <= page * page_size:
+        return CallPage(rows=pd.DataFrame(columns=list(CALL_COLUMNS)), total=total, page=page, page_size=page_size)
     frame = client.query_df(
-        f"SELECT {', '.join(CALL_COLUMNS)}, count() OVER () AS total FROM cdr FINAL "
+        f"SELECT {', '.join(CALL_COLUMNS)} FROM cdr FINAL "
         f"WHERE {where} ORDER BY dialed_at DESC, call_id "
         f"LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}} SETTINGS {FINAL_PER_PARTITION}",
         parameters={**params, "limit": page_size, "offset": page * page_size},
     )
-    if frame.empty:  # past the last page (or nothing): no rows, hence no window total
-        rows = client.query(f"SELECT sum(sign) FROM cdr WHERE {where}", parameters=params).result_rows
-        total = int(rows[0][0] or 0) if rows else 0
-        return CallPage(rows=pd.DataFrame(columns=list(CALL_COLUMNS)), total=total, page=page, page_size=page_size)
-    return CallPage(rows=frame.drop(columns=["total"]), total=int(frame["total"].iloc[0]), page=page,
-                    page_size=page_size)
+    return CallPage(rows=frame, total=total, page=page, page_size=page_size)
