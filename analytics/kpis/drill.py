@@ -13,7 +13,7 @@ UTC hours only.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from clickhouse_connect.driver.client import Client
 
 from analytics.filters import KpiFilter
 from analytics.kpis._time import local_hours
-from analytics.kpis.agents import CALL_COLUMNS, FINAL_PER_PARTITION, MAX_PAGE_SIZE, CallPage
+from analytics.kpis.agents import CALL_COLUMNS, MAX_PAGE_SIZE, CallPage
 from core.exceptions import ValidationError
 
 _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]{0,64}$")
@@ -140,6 +140,17 @@ def _local_hour_pairs(client: Client, flt: KpiFilter, weekday: int, hour: int) -
     return [(str(z), pd.Timestamp(h).to_pydatetime()) for z, h in zip(hit["tz"], hit["utc_hour"], strict=True)]
 
 
+def _hour_ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """Whole UTC hours as [start, end) ranges, adjacent hours merged."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for hour in sorted(set(hours)):
+        if ranges and ranges[-1][1] == hour:
+            ranges[-1] = (ranges[-1][0], hour + timedelta(hours=1))
+        else:
+            ranges.append((hour, hour + timedelta(hours=1)))
+    return ranges
+
+
 def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFilter, list[str], dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
@@ -165,11 +176,17 @@ def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFi
         if not pairs:
             clauses.append("0")
         else:
-            # The UTC hours first (cheap, on the sorting key's column), then the exact (zone, hour) pairs.
-            params["d_hours"] = sorted({h for _z, h in pairs})
+            # The UTC hours first, as plain ``dialed_at`` ranges: the sorting key is (campaign_id,
+            # dialed_at), and ClickHouse prunes granules on an OR of key ranges, not on
+            # ``toStartOfHour(dialed_at) IN (...)`` (that one read every granule of the range).
+            # Then the exact (zone, hour) pairs.
             params["d_zones"] = [z for z, _h in pairs]
             params["d_zone_hours"] = [h for _z, h in pairs]
-            clauses.append("toStartOfHour(toDateTime(dialed_at, 'UTC')) IN {d_hours:Array(DateTime('UTC'))}")
+            ranges: list[str] = []
+            for n, (lo, hi) in enumerate(_hour_ranges(h for _z, h in pairs)):
+                params[f"d_lo{n}"], params[f"d_hi{n}"] = lo, hi
+                ranges.append(f"(dialed_at >= {{d_lo{n}:DateTime('UTC')}} AND dialed_at < {{d_hi{n}:DateTime('UTC')}})")
+            clauses.append("(" + " OR ".join(ranges) + ")")
             clauses.append("(lead_timezone, toStartOfHour(toDateTime(dialed_at, 'UTC'))) IN "
                            "arrayZip({d_zones:Array(String)}, {d_zone_hours:Array(DateTime('UTC'))})")
     return flt, clauses, params
@@ -183,16 +200,27 @@ def drill_calls(client: Client, flt: KpiFilter, drill: CallDrill, page: int = 0,
     where, params = flt.where("cdr")
     where = " AND ".join([where, *clauses])
     params.update(extra)
-    # The total by sign arithmetic (no FINAL, no window over every matching row); FINAL only for
-    # the page of rows shown.
-    rows = client.query(f"SELECT sum(sign) FROM cdr WHERE {where}", parameters=params).result_rows
-    total = int(rows[0][0] or 0) if rows else 0
-    if total <= page * page_size:
-        return CallPage(rows=pd.DataFrame(columns=list(CALL_COLUMNS)), total=total, page=page, page_size=page_size)
-    frame = client.query_df(
-        f"SELECT {', '.join(CALL_COLUMNS)} FROM cdr FINAL "
-        f"WHERE {where} ORDER BY dialed_at DESC, call_id "
-        f"LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}} SETTINGS {FINAL_PER_PARTITION}",
+    # The page's calls and the total in one pass, without FINAL: a call is live when its signs sum
+    # to 1, so every live call is one group and the groups' count is the total. Then each page
+    # call's latest state: with VersionedCollapsingMergeTree that is its +1 row of the highest
+    # version (a change writes a -1 copy of the old version and a +1 row of the new one). FINAL over
+    # the drill range instead merged every part of a month (~0.5 s at 10 M CDRs).
+    keys = client.query(
+        f"SELECT call_id, dialed_at, count() OVER () FROM cdr WHERE {where} "
+        f"GROUP BY campaign_id, dialed_at, call_id HAVING sum(sign) > 0 "
+        f"ORDER BY dialed_at DESC, call_id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
         parameters={**params, "limit": page_size, "offset": page * page_size},
+    ).result_rows
+    if not keys:  # past the last page (or nothing at all): the total still has to be told
+        rows = client.query(f"SELECT sum(sign) FROM cdr WHERE {where}", parameters=params).result_rows
+        total = int(rows[0][0] or 0) if rows else 0
+        return CallPage(rows=pd.DataFrame(columns=list(CALL_COLUMNS)), total=total, page=page, page_size=page_size)
+    total = int(keys[0][2])
+    frame = client.query_df(
+        f"SELECT {', '.join(CALL_COLUMNS)} FROM ("
+        f"SELECT * FROM cdr WHERE call_id IN {{p_ids:Array(UUID)}} AND sign = 1 "
+        f"AND dialed_at >= {{p_lo:DateTime64(3, 'UTC')}} AND dialed_at <= {{p_hi:DateTime64(3, 'UTC')}} "
+        f"ORDER BY version DESC LIMIT 1 BY call_id) ORDER BY dialed_at DESC, call_id",
+        parameters={"p_ids": [k[0] for k in keys], "p_lo": min(k[1] for k in keys), "p_hi": max(k[1] for k in keys)},
     )
     return CallPage(rows=frame, total=total, page=page, page_size=page_size)
