@@ -6,10 +6,16 @@ import json
 import math
 import os
 import platform
+import signal
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -48,3 +54,44 @@ def emit(result: dict[str, Any]) -> None:
     result.setdefault("machine", machine())
     sys.stdout.write(json.dumps(result, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+# --- real processes, for the benches and tests that kill -9 them ---------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Proc:
+    """One PyDialer process with its own log file; ``kill9`` is a real SIGKILL, no clean-up runs."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
+        self.name, self.args, self.env, self.logs = name, args, env, logs
+        self.p: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> Proc:
+        self.starts += 1
+        log = open(self.logs / f"{self.name}.{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.p = subprocess.Popen([sys.executable, "-m", *self.args], cwd=REPO_ROOT, env=self.env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        return self
+
+    def kill9(self) -> None:
+        assert self.p is not None and self.p.poll() is None, f"{self.name} died early: see {self.logs}"
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait(10)
+
+    def stop(self) -> None:
+        if self.p is not None and self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+
+    def alive(self) -> bool:
+        return self.p is not None and self.p.poll() is None

@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,12 +37,12 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import Proc, free_port  # noqa: E402
 from core import migrate  # noqa: E402
 from core.db import create_database, drop_database, make_engine  # noqa: E402
 from core.engines import EmbeddedRedis, normalize_postgres_url, start_embedded_postgres, stop_embedded_postgres  # noqa: E402
 from core.models import CallAttempt, Campaign, Lead, LeadList, OutboxMessage  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 # Scenario seconds (the PBX's clock). No answering machines: without AMD the live dialer puts a machine
 # through to an agent, while the benchmark's schema reports it as a machine, so they would differ by design.
 OUTCOMES = {"answer_prob": 0.35, "machine_prob": 0.0, "fail_prob": 0.15}
@@ -91,43 +89,10 @@ def bench_scenario(time_scale: float, agents: int, duration_s: float, warmup_s: 
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Proc:
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name, self.args, self.env, self.logs = name, args, env, logs
-        self.p: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        log = open(self.logs / f"{self.name}.{self.starts}.log", "wb")  # noqa: SIM115 - lives with the process
-        self.p = subprocess.Popen([sys.executable, "-m", *self.args], cwd=ROOT, env=self.env, stdout=log,
-                                  stderr=subprocess.STDOUT)
-
-    def kill9(self) -> None:
-        assert self.p is not None
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait(10)
-
-    def stop(self) -> None:
-        if self.p is not None and self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
 
 
 def _open_zone() -> str:
@@ -224,7 +189,7 @@ def run_live(args: argparse.Namespace, tmp: Path, admin: str, redis_url: str) ->
         scenario = tmp / "pbx.json"
         scenario.write_text(json.dumps({"outcomes": OUTCOMES, "timing": TIMING, "amd": {"enabled": False},
                                         "sim": {"time_scale": k, "patience_s": 3600, "agent_answer_s": 0.2}}))
-        ami, ari = _free_port(), _free_port()
+        ami, ari = free_port(), free_port()
         env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "PYDIALER_DATA_DIR": str(tmp / "data"),
                "PBX_SERVERS": json.dumps([{"name": "sim1", "ami": f"tcp://pydialer:pydialer@127.0.0.1:{ami}",
                                            "ari": f"http://pydialer:pydialer@127.0.0.1:{ari}"}]),

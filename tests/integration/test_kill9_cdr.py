@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import sqlalchemy as sa
 
+from bench.common import Proc, free_port
 from core.models import CallAttempt, Campaign, OutboxMessage
 from dialer import cdr
 from dialer.abandon import RedisAbandonCounts
@@ -30,7 +27,6 @@ from tests.integration.dialer_fixtures import make_campaign, make_leads
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 SCENARIO: dict[str, Any] = {
     "outcomes": {"answer_prob": 0.6, "machine_prob": 0.15, "fail_prob": 0.15},
     "timing": {"ring_live_s": {"dist": "uniform", "lo": 5, "hi": 20}, "ring_machine_s": 10.0,
@@ -39,45 +35,6 @@ SCENARIO: dict[str, Any] = {
     "amd": {"enabled": False},
     "sim": {"time_scale": 10, "patience_s": 600, "agent_answer_s": 0.2},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Proc:
-    """One PyDialer process with its own log file; ``kill9`` is a real SIGKILL, no clean-up runs."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name, self.args, self.env, self.logs = name, args, env, logs
-        self.p: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> Proc:
-        self.starts += 1
-        log = open(self.logs / f"{self.name}.{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.p = subprocess.Popen([sys.executable, "-m", *self.args], cwd=ROOT, env=self.env, stdout=log,
-                                  stderr=subprocess.STDOUT)
-        return self
-
-    def kill9(self) -> None:
-        assert self.p is not None and self.p.poll() is None, f"{self.name} died early: see {self.logs}"
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait(10)
-
-    def stop(self) -> None:
-        if self.p is not None and self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(15)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
-
-    def alive(self) -> bool:
-        return self.p is not None and self.p.poll() is None
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> None:
