@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -61,3 +62,15 @@ def make_leads(engine: sa.Engine, campaign_id: int, n: int, *, first: int = 100)
                          .returning(Lead.id)).scalar_one()
             for i in range(n)
         ]
+
+
+# A simulator scenario at 10x speed for the end-to-end dialing tests: mostly answered calls with
+# some machines and failures, AMD off (the virtual agents take the humans).
+SIM_SCENARIO: dict[str, Any] = {
+    "outcomes": {"answer_prob": 0.6, "machine_prob": 0.15, "fail_prob": 0.15},
+    "timing": {"ring_live_s": {"dist": "uniform", "lo": 5, "hi": 20}, "ring_machine_s": 10.0,
+               "fail_detect_s": 5.0, "no_answer_timeout_s": 40.0,
+               "talk_s": {"dist": "uniform", "lo": 20, "hi": 60}},
+    "amd": {"enabled": False},
+    "sim": {"time_scale": 10, "patience_s": 600, "agent_answer_s": 0.2},
+}

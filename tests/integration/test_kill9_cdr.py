@@ -23,18 +23,11 @@ from bench.common import Proc, free_port
 from core.models import CallAttempt, Campaign, OutboxMessage
 from dialer import cdr
 from dialer.abandon import RedisAbandonCounts
+from tests.integration.dialer_fixtures import SIM_SCENARIO as SCENARIO
 from tests.integration.dialer_fixtures import make_campaign, make_leads
 
 pytestmark = pytest.mark.slow
 
-SCENARIO: dict[str, Any] = {
-    "outcomes": {"answer_prob": 0.6, "machine_prob": 0.15, "fail_prob": 0.15},
-    "timing": {"ring_live_s": {"dist": "uniform", "lo": 5, "hi": 20}, "ring_machine_s": 10.0,
-               "fail_detect_s": 5.0, "no_answer_timeout_s": 40.0,
-               "talk_s": {"dist": "uniform", "lo": 20, "hi": 60}},
-    "amd": {"enabled": False},
-    "sim": {"time_scale": 10, "patience_s": 600, "agent_answer_s": 0.2},
-}
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> None:

@@ -27,18 +27,11 @@ from dialer.state import AgentState
 from dialer.virtual_agents import Behaviour, VirtualAgents
 from telephony.service import TelephonyService
 from telephony.simulator.testing import running_simulator
+from tests.integration.dialer_fixtures import SIM_SCENARIO as SCENARIO
 from tests.integration.dialer_fixtures import make_campaign, make_leads
 
 pytestmark = pytest.mark.slow
 
-SCENARIO: dict[str, Any] = {
-    "outcomes": {"answer_prob": 0.6, "machine_prob": 0.15, "fail_prob": 0.15},
-    "timing": {"ring_live_s": {"dist": "uniform", "lo": 5, "hi": 20}, "ring_machine_s": 10.0,
-               "fail_detect_s": 5.0, "no_answer_timeout_s": 40.0,
-               "talk_s": {"dist": "uniform", "lo": 20, "hi": 60}},
-    "amd": {"enabled": False},
-    "sim": {"time_scale": 10, "patience_s": 600, "agent_answer_s": 0.2},
-}
 RUN_S = 20.0
 # Real-time (time_scale 1) for the drop test: the PBX's own backstop (PYDIALER_DROP_AFTER, in
 # scenario seconds) must not beat the dialer's drop clock (wall seconds).
