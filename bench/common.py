@@ -95,3 +95,20 @@ class Proc:
 
     def alive(self) -> bool:
         return self.p is not None and self.p.poll() is None
+
+
+def renice(value: int, dbapi_connection: Any | None = None) -> None:
+    """Set the scheduling priority of every thread of this process and, when given, of the
+    PostgreSQL backend serving ``dbapi_connection`` (a server on this machine).
+
+    For benchmarks on a machine other jobs share: both sides of the measured work get the same
+    priority. Linux nice values are per thread (a library's thread pool may already exist)."""
+    for task in Path("/proc/self/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), value)
+    if dbapi_connection is not None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT pg_backend_pid()")
+            os.setpriority(os.PRIO_PROCESS, cursor.fetchone()[0], value)
+        finally:
+            cursor.close()

@@ -206,6 +206,17 @@ class LeadList(Base):
     campaign: Mapped[Campaign] = relationship(back_populates="lists")
 
 
+class ListZone(Base):
+    """The time zones occurring in a list's leads (a superset), kept by triggers (migration 0005).
+
+    The hopper's SQL prefilter lists only these zones, not all ~400 IANA zones."""
+
+    __tablename__ = "list_zones"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (

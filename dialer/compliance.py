@@ -32,6 +32,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -152,7 +153,9 @@ class DncView:
             self._by_phone[entry.phone_e164].append(entry)
 
     def hit(self, phone_e164: str, campaign_id: int, now: datetime) -> ReasonCode | None:
-        entries = self._by_phone.get(phone_e164, ())
+        entries = self._by_phone.get(phone_e164)
+        if not entries:
+            return None  # nearly every lead: no entry at all
         if any(e.campaign_id is None and e.active(now) for e in entries):
             return ReasonCode.DNC_GLOBAL
         if any(e.campaign_id == campaign_id and e.active(now) for e in entries):
@@ -276,11 +279,16 @@ def _attempt_rules(lead: LeadView, campaign: CampaignRules, now: datetime) -> De
 def _window_check(lead: LeadView, policy: CallingPolicy, now: datetime) -> Decision | None:
     if not lead.timezones:
         return Decision(False, ReasonCode.TIMEZONE_UNKNOWN)
-    verdicts = [zone_verdict(policy, z, lead.state, now) for z in lead.timezones]
+    return _zones_check(policy, tuple(lead.timezones), lead.state, now)
+
+
+@lru_cache(maxsize=4096)  # a hopper batch of 1,000 leads has a few dozen (zones, state) pairs
+def _zones_check(policy: CallingPolicy, timezones: tuple[str, ...], state: str | None, now: datetime) -> Decision | None:
+    verdicts = [zone_verdict(policy, z, state, now) for z in timezones]
     closed = [v for v in verdicts if v is not None]
     if not closed:
         return None
-    reopen = next_open(policy, lead.timezones, lead.state, now)
+    reopen = next_open(policy, timezones, state, now)
     if len(closed) < len(verdicts):
         return Decision(False, ReasonCode.TIMEZONE_AMBIGUOUS_CLOSED, reopen)
     # All closed: report the most specific cause (a holiday beats "outside hours" on the same day).

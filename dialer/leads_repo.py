@@ -65,6 +65,16 @@ _NOT_IN_FLIGHT = (
     "NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.lead_id = l.id AND a.ended_at IS NULL"
     " AND a.dialed_at > :in_flight_after)"
 )
+# The rows the pure re-check needs beside each lead, read in the statement that locks it (one round
+# trip instead of three): its DNC entries (global or this campaign; expired ones too, the pure
+# DncView judges them) and its pending callback (at most one: uq_callbacks_lead_pending).
+_CHECK_JOINS = (
+    " LEFT JOIN LATERAL (SELECT array_agg(d.campaign_id) AS campaigns, array_agg(d.expires_at) AS expires"
+    " FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164"
+    " AND (d.campaign_id IS NULL OR d.campaign_id = :campaign_id)) dn ON true"
+    " LEFT JOIN callbacks cb ON cb.lead_id = l.id AND cb.status = 'pending'"
+)
+CHECK_COLUMNS = f"{LEAD_COLUMNS}, dn.campaigns, dn.expires, cb.due_at, cb.scope, cb.agent_id, cb.status"
 _DNC_FREE = (
     "NOT EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164"
     " AND (d.campaign_id IS NULL OR d.campaign_id = :campaign_id) AND (d.expires_at IS NULL OR d.expires_at > :now))"
@@ -160,21 +170,24 @@ class OpenZones:
     by_state: dict[str, list[str]] = field(default_factory=dict)
 
 
-_open_cache: dict[tuple[int, int], OpenZones] = {}  # a cache of a pure function: safe per process
+_open_cache: dict[tuple[int, int, int], OpenZones] = {}  # a cache of a pure function: safe per process
 
 
-def open_zones(policy: CallingPolicy, now: datetime) -> OpenZones:
-    """Every window bound is a whole local minute and every UTC offset a whole minute, so the result
-    is constant within a UTC minute: cache it per (policy, minute)."""
+def open_zones(policy: CallingPolicy, now: datetime, domain: Iterable[str] | None = None) -> OpenZones:
+    """The zones of ``domain`` (default: every zone a lead can get) open at ``now``, by state rule.
+
+    Every window bound is a whole local minute and every UTC offset a whole minute, so the result
+    is constant within a UTC minute: cache it per (policy, domain, minute)."""
     minute = int(now.timestamp() // 60)
-    key = (hash(repr(policy)), minute)  # policies are rebuilt per refill: key on their content
+    names = ALL_ZONES if domain is None else tuple(sorted(set(domain)))
+    key = (hash(repr(policy)), hash(names), minute)  # policies are rebuilt per refill: key on their content
     cached = _open_cache.get(key)
     if cached is not None:
         return cached
     states: list[str | None] = [None, *policy.state_rules]
     windows: dict[tuple[str | None, date], Window | None] = {}
     open_by: dict[str | None, list[str]] = {state: [] for state in states}
-    for name in ALL_ZONES:
+    for name in names:
         tz = zone(name)
         if tz is None:
             continue
@@ -194,6 +207,15 @@ def open_zones(policy: CallingPolicy, now: datetime) -> OpenZones:
         _open_cache.clear()
     _open_cache[key] = result
     return result
+
+
+def list_zones(conn: sa.Connection, list_ids: Iterable[int]) -> list[str]:
+    """The zones the leads of these lists have (a superset: ``list_zones``, kept by triggers).
+
+    Only these need to appear in the prefilter's open-zone arrays: ~10 for a US campaign instead
+    of ~100 open ones among all the zones phonenumbers knows."""
+    return list(conn.execute(sa.text("SELECT DISTINCT zone FROM list_zones WHERE list_id = ANY(:lists)"),
+                             {"lists": sorted(list_ids)}).scalars())
 
 
 def _in_open(param: str) -> str:
@@ -268,7 +290,7 @@ def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: da
         "max_attempts": rules.max_attempts if rules.max_attempts is not None else 2**31 - 1,
         "in_flight_after": now - timedelta(seconds=cp.MAX_CALL_S),
     }
-    open_now = open_zones(rules.calling, now)
+    open_now = open_zones(rules.calling, now, list_zones(conn, rules.active_list_ids))
     if not open_now.generic and not any(open_now.by_state.values()):
         return []  # nowhere open: no query at all (a full index walk would find nothing)
     zones = _zone_clause(open_now, params)
@@ -278,7 +300,7 @@ def _prefilter(conn: sa.Connection, rules: cp.CampaignRules, limit: int, now: da
     # 1. due 'anyone' callbacks (they skip status/attempt rules; DNC and the window still apply),
     #    not yet served by a dial at/after their due time, no call in flight.
     rows += conn.execute(sa.text(
-        f"SELECT {LEAD_COLUMNS} FROM callbacks c JOIN leads l ON l.id = c.lead_id"
+        f"SELECT {CHECK_COLUMNS} FROM callbacks c JOIN leads l ON l.id = c.lead_id{_CHECK_JOINS}"
         f" WHERE c.campaign_id = :campaign_id AND c.status = 'pending' AND c.scope = 'anyone' AND c.due_at <= :now"
         f" AND (l.next_call_at IS NULL OR l.next_call_at <= :now)"
         f" AND (l.last_called_at IS NULL OR l.last_called_at < c.due_at) AND {_NOT_IN_FLIGHT} AND {common}"
@@ -352,8 +374,8 @@ def _standard_and_recycled(
         f"SELECT l.id FROM ({' UNION ALL '.join(passes)}) l ORDER BY {order} LIMIT :limit"), params).scalars().all()
     if not ids:
         return []
-    return list(conn.execute(sa.text(f"SELECT {LEAD_COLUMNS} FROM leads l WHERE l.id = ANY(:ids) {lock}"),
-                             {"ids": list(ids)}).all())
+    return list(conn.execute(sa.text(f"SELECT {CHECK_COLUMNS} FROM leads l{_CHECK_JOINS} WHERE l.id = ANY(:ids) {lock}"),
+                             {"ids": list(ids), "campaign_id": rules.id}).all())
 
 
 def select_candidates(
@@ -365,10 +387,28 @@ def select_candidates(
     ``callbacks_only``: only the due ``anyone`` callbacks pass (VICIdial hoppers those whatever the
     hopper level)."""
     rows = _prefilter(conn, rules, limit, now, callbacks_only=callbacks_only)
-    views = {r.id: lead_view(r) for r in rows}
-    dnc = fetch_dnc(conn, (v.phone_e164 for v in views.values()), rules.id)
-    callbacks = fetch_callbacks(conn, list(views))
-    return select(list(views.values()), rules, dnc, now, limit, callbacks=callbacks, seed=seed)
+    views, dnc, callbacks = checked_rows(rows)
+    return select(views, rules, dnc, now, limit, callbacks=callbacks, seed=seed)
+
+
+def checked_rows(rows: Iterable[Any]) -> tuple[list[cp.LeadView], cp.DncView, dict[int, cp.CallbackView]]:
+    """Rows of ``CHECK_COLUMNS`` -> the leads, their DNC entries and their pending callbacks."""
+    views: dict[int, cp.LeadView] = {}
+    entries: list[cp.DncEntryView] = []
+    callbacks: dict[int, cp.CallbackView] = {}
+    for row in rows:
+        values = tuple(row)
+        lead = lead_view(values)
+        if lead.id in views:
+            continue  # the callback pass and the ordered passes never overlap; be safe anyway
+        views[lead.id] = lead
+        dnc_campaigns, dnc_expires, due_at, scope, agent_id, status = values[15:21]
+        if dnc_campaigns:
+            entries.extend(cp.DncEntryView(lead.phone_e164, campaign, expires)
+                           for campaign, expires in zip(dnc_campaigns, dnc_expires, strict=True))
+        if due_at is not None:
+            callbacks[lead.id] = cp.CallbackView(lead.id, due_at, scope, agent_id, status)
+    return list(views.values()), cp.DncView(entries), callbacks
 
 
 @dataclass(frozen=True)

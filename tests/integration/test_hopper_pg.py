@@ -297,3 +297,33 @@ def test_a_higher_priority_lead_hoppered_later_goes_first(db_committed: sa.Engin
     redis_client.zpopmin(f"pyd:campaign:{campaign}:hopper", 1)  # one dialled: room for one more
     refill_hopper(db_committed, redis_client, campaign, NOW + timedelta(seconds=1))
     assert [int(m) for m in redis_client.zrange(f"pyd:campaign:{campaign}:hopper", 0, -1)] == [urgent, *ids[1:]]
+
+
+def test_list_zones_follow_inserts_copy_and_updates(db_committed: sa.Engine) -> None:
+    """The prefilter lists only the zones of the campaign's lists (``list_zones``, kept by statement
+    triggers): a zone that reaches ``leads`` by INSERT, COPY or UPDATE must be there at once, or its
+    leads would silently never be selected."""
+    with db_committed.begin() as conn:
+        campaign = make_campaign(conn)
+        list_id = make_list(conn, campaign)
+        conn.execute(sa.text("INSERT INTO leads (list_id, phone_e164, tz_candidates) VALUES"
+                             " (:l, '+12125550100', '{America/New_York}'), (:l, '+12125550101', NULL)"), {"l": list_id})
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.copy_expert("COPY leads (list_id, phone_e164, timezone, tz_candidates) FROM STDIN",
+                           __import__("io").StringIO(f"{list_id}\t+13125550102\tAmerica/Chicago\t\\N\n"
+                                                     f"{list_id}\t+18085550103\t\\N\t{{Pacific/Honolulu,America/Adak}}\n"))
+        cursor.close()
+    with db_committed.connect() as conn:
+        assert sorted(leads_repo.list_zones(conn, [list_id])) == [
+            "America/Adak", "America/Chicago", "America/New_York", "Pacific/Honolulu"]
+    with db_committed.begin() as conn:
+        conn.execute(sa.text("UPDATE leads SET tz_candidates = '{America/Los_Angeles}'"
+                             " WHERE phone_e164 = '+12125550101'"))
+    with db_committed.connect() as conn, conn.begin():
+        assert "America/Los_Angeles" in leads_repo.list_zones(conn, [list_id])
+        rules = leads_repo.load_rules(conn, campaign)
+        phones = {lead.phone_e164 for lead in leads_repo.select_candidates(conn, rules, 100, NOW).leads}
+    # 14:00 New York, 13:00 Chicago, 11:00 Los Angeles, 09:00 Honolulu / 10:00 Adak: all open.
+    assert phones == {"+12125550100", "+12125550101", "+13125550102", "+18085550103"}
+    open_here = leads_repo.open_zones(rules.calling, NOW, ["America/New_York", "Asia/Tokyo"])
+    assert open_here.generic == ["America/New_York"]  # only the domain is listed; Tokyo is at 04:00
