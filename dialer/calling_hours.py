@@ -16,6 +16,7 @@ Pure: every function takes ``now``; no I/O.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -286,3 +287,47 @@ def add_calling_seconds(
         cursor += chunk
         chunk = min(chunk * 2, _CHUNK)
     return None
+
+
+# How far back calling_time_between keeps a prepared timeline: recycle delays are minutes to
+# hours, so nearly every last call of a lead still in recycling falls inside it.
+_TIMELINE_SPAN = timedelta(days=14)
+
+
+@lru_cache(maxsize=1024)  # a hopper batch asks this for a few dozen (zones, state) pairs, same now
+def _timeline(
+    policy: CallingPolicy, zones: tuple[str, ...], state: str | None, now: datetime
+) -> tuple[list[datetime], list[datetime], list[timedelta]]:
+    """Open intervals within [now - span, now) with, for each, the open time from its start to now."""
+    intervals = open_intervals(policy, zones, state, now - _TIMELINE_SPAN, now)
+    after: list[timedelta] = [timedelta(0)] * len(intervals)
+    total = timedelta(0)
+    for index in range(len(intervals) - 1, -1, -1):
+        lo, hi = intervals[index]
+        total += hi - lo
+        after[index] = total
+    return [lo for lo, _ in intervals], [hi for _, hi in intervals], after
+
+
+def calling_time_between(
+    policy: CallingPolicy, zones: Iterable[str], state: str | None, start: datetime, now: datetime
+) -> timedelta:
+    """How long the calling window was open (every zone at once) during [start, now).
+
+    ``calling_time_between(..., start, now) >= timedelta(seconds=s)`` exactly when
+    ``add_calling_seconds(..., start, s) <= now``: the hopper asks the first (a binary search in a
+    timeline shared by the batch) and computes the second only for leads still waiting.
+    """
+    zones = tuple(zones)
+    if not zones or start >= now:
+        return timedelta(0)
+    if start < now - _TIMELINE_SPAN:
+        return sum((hi - lo for lo, hi in open_intervals(policy, zones, state, start, now)), timedelta(0))
+    starts, ends, after = _timeline(policy, zones, state, now)
+    index = bisect_right(ends, start)  # the first interval ending after start
+    if index == len(ends):
+        return timedelta(0)
+    total = after[index]
+    if starts[index] < start:
+        total -= start - starts[index]
+    return total

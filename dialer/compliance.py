@@ -36,7 +36,7 @@ from functools import lru_cache
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from dialer.calling_hours import CallingPolicy, add_calling_seconds, next_open, zone_verdict
+from dialer.calling_hours import CallingPolicy, add_calling_seconds, calling_time_between, next_open, zone_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +268,9 @@ def _attempt_rules(lead: LeadView, campaign: CampaignRules, now: datetime) -> De
     if lead.attempts >= rule.max_attempts:
         return Decision(False, ReasonCode.RECYCLE_MAX)
     if lead.last_called_at is not None and rule.delay_s > 0:
+        if calling_time_between(campaign.calling, lead.timezones, lead.state, lead.last_called_at, now) >= timedelta(
+                seconds=rule.delay_s):
+            return None  # the delay has run (the same answer as add_calling_seconds(...) <= now, cheaper)
         eligible = add_calling_seconds(campaign.calling, lead.timezones, lead.state, lead.last_called_at, rule.delay_s)
         if eligible is None and not lead.timezones:
             return Decision(False, ReasonCode.TIMEZONE_UNKNOWN)

@@ -342,9 +342,10 @@ def _standard_and_recycled(
 ) -> list[Any]:
     """The head of (standard UNION recycled) in lead order, then locked.
 
-    Two steps because PostgreSQL refuses FOR UPDATE with UNION: pick at most ``limit`` ids across
-    both passes, then lock those rows with SKIP LOCKED and re-read them. A row another worker
-    reserved in between comes back with its new ``next_call_at`` and the pure re-check refuses it.
+    PostgreSQL refuses FOR UPDATE with UNION, so the union picks at most ``limit`` ids in a
+    sub-select and the outer query locks those rows (SKIP LOCKED) and reads what the pure re-check
+    needs, in one statement. A row another worker reserved in between is re-read with its new
+    ``next_call_at`` (the lock re-checks the row) and the pure re-check refuses it.
     """
     order = _ORDER_SQL.get(rules.lead_order, _ORDER_SQL["priority"])
     due = "(l.next_call_at IS NULL OR l.next_call_at <= :now) AND l.attempts < :max_attempts"
@@ -370,12 +371,9 @@ def _standard_and_recycled(
             f" AND {due} AND {common} AND {no_callback} AND {_NOT_IN_FLIGHT} ORDER BY {order} LIMIT :limit)")
     if not passes:
         return []
-    ids = conn.execute(sa.text(
-        f"SELECT l.id FROM ({' UNION ALL '.join(passes)}) l ORDER BY {order} LIMIT :limit"), params).scalars().all()
-    if not ids:
-        return []
-    return list(conn.execute(sa.text(f"SELECT {CHECK_COLUMNS} FROM leads l{_CHECK_JOINS} WHERE l.id = ANY(:ids) {lock}"),
-                             {"ids": list(ids), "campaign_id": rules.id}).all())
+    head = f"SELECT p.id FROM ({' UNION ALL '.join(passes)}) p ORDER BY {order.replace('l.', 'p.')} LIMIT :limit"
+    return list(conn.execute(sa.text(
+        f"SELECT {CHECK_COLUMNS} FROM leads l{_CHECK_JOINS} WHERE l.id IN ({head}) {lock}"), params).all())
 
 
 def select_candidates(

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialer.calling_hours import (
     CallingPolicy,
     Holiday,
     Window,
     add_calling_seconds,
+    calling_time_between,
     is_open,
     next_open,
     open_intervals,
@@ -181,6 +184,31 @@ def test_add_calling_seconds_across_a_weekend_and_dst() -> None:
     friday_1630_edt = datetime(2026, 3, 6, 21, 30, tzinfo=UTC)  # EST still (DST starts 2026-03-08)
     # 30 min Friday, weekend closed, DST starts Sunday; Monday 09:00 EDT = 13:00 UTC, +30 min.
     assert add_calling_seconds(policy, NY, None, friday_1630_edt, 3600) == datetime(2026, 3, 9, 13, 30, tzinfo=UTC)
+
+
+ZONE_CHOICES = [NY, ("America/Los_Angeles",), ("America/New_York", "America/Chicago"), ("Pacific/Honolulu",),
+                ("Europe/London",), ("Australia/Lord_Howe",), ("Nowhere/Atlantis",), ()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zones=st.sampled_from(ZONE_CHOICES),
+    state=st.sampled_from([None, "TX", "RI", "UT"]),
+    now=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
+    back_s=st.integers(min_value=0, max_value=20 * 86400),
+    delay_s=st.integers(min_value=1, max_value=5 * 86400),
+)
+def test_calling_time_between_agrees_with_add_calling_seconds(
+    zones: tuple[str, ...], state: str | None, now: datetime, back_s: int, delay_s: int
+) -> None:
+    """The hopper's shortcut (open time since the last call >= delay) gives the same verdict as the
+    exact eligibility instant, on either side of the 14-day timeline, across DST and state rules."""
+    start = now - timedelta(seconds=back_s)
+    eligible = add_calling_seconds(POLICY, zones, state, start, delay_s)
+    ran = calling_time_between(POLICY, zones, state, start, now) >= timedelta(seconds=delay_s)
+    assert ran == (eligible is not None and eligible <= now)
+    if eligible is not None and start < eligible < now:  # the instant itself is exactly where the delay completes
+        assert calling_time_between(POLICY, zones, state, start, eligible) == timedelta(seconds=delay_s)
 
 
 def test_open_intervals_intersect_zones() -> None:
