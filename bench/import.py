@@ -1,12 +1,27 @@
 """Import benchmark: a 1,000,000-row CSV parsed, normalised, de-duplicated, DNC-scrubbed and COPYed.
 
-    .venv/bin/python -m bench.import [--rows 1000000] [--dnc 100000] [--skip-db] [--workers 1]
+    .venv/bin/python -m bench.import [--rows 1000000] [--dnc 100000] [--workers 1] [--skip-db] [--skip-pipeline]
 
 PostgreSQL: ``DATABASE_URL`` / ``TEST_DATABASE_URL`` when set, else the embedded pgserver under
-``var/bench``. The CSV is generated once (seeded) and reused. Prints one JSON object:
-``pipeline_1proc_s`` / ``pipeline_1proc_cpu_s`` (parse + normalise + in-file duplicates, in-memory
-store, one process) and ``total_s`` (the real import into a fresh
-list, DNC scrub included) for the whole file, with rows/s.
+``var/bench``. The CSV is generated once (seeded; 2% invalid numbers, 1% in-file duplicates) and
+reused; 100,000 DNC entries, half of them numbers of the file. Prints one JSON object:
+
+* ``pipeline_1proc_s`` / ``pipeline_1proc_cpu_s``: parse + normalise + in-file duplicates into an
+  in-memory store, one process (``pipeline_Nproc_s`` with ``--workers N``);
+* ``total_s``: the real import, :func:`dialer.importer.writer.import_into_list` into a fresh list
+  (DNC scrub, COPY, a commit per 50,000-row chunk) -- the issue-4 target is <= 60 s on 2 cores;
+  ``total_cpu_s`` (this process and its worker processes) and ``pg_backend_cpu_s`` (the
+  PostgreSQL backend, read from /proc for the embedded server) tell what it cost, and the load
+  averages (start, just before ``total_s``, end) how much of the machine other work was using.
+
+Measured on the 2-core dev machine, shared with other engineers' jobs (so wall time > CPU / 2):
+
+* 2026-12-02, workers=1: total_s 55.6 (total_cpu_s 22.3, pg_backend_cpu_s 25.9, load average
+  3.5 -> 5.1); pipeline_1proc_s 19.6 (cpu 15.4). Before this round: total_s 139 / 78.3,
+  pipeline 67.5 / 31.7 s.
+* workers=2 on the same machine: total_s 115 (total_cpu_s 44.9, load 4.7 -> 7.7): the extra
+  process pays for pickling rows both ways and competes with PostgreSQL for the second core, so
+  the default stays 1 (``import_into_list`` overlaps Python and PostgreSQL with a thread instead).
 """
 
 from __future__ import annotations
@@ -15,9 +30,11 @@ import argparse
 import json
 import os
 import random
+import resource
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -95,11 +112,34 @@ def fresh_database(admin_url: str, name: str) -> str:
     return url
 
 
+def cpu_seconds() -> float:
+    """CPU of this process and of its reaped children (the --workers processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def backend_cpu_seconds(pids: list[int]) -> float | None:
+    """CPU of the PostgreSQL backends serving ``pids`` (embedded server on this host only)."""
+    total = 0.0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(total, 2)
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dnc", type=int, default=100_000)
     parser.add_argument("--skip-db", action="store_true")
+    parser.add_argument("--skip-pipeline", action="store_true", help="time only the import into PostgreSQL")
     parser.add_argument("--workers", type=int, default=1,
                         help="normalising processes (>1 also times the multi-process pipeline)")
     args = parser.parse_args()
@@ -110,25 +150,36 @@ def main() -> None:
         sample_path.write_text(json.dumps(generate_csv(path, args.rows)))
     sample = json.loads(sample_path.read_text())
     data = path.read_bytes()
-    result: dict[str, object] = {"rows": args.rows, "file_mb": round(len(data) / 1e6, 1), "cpus": os.cpu_count()}
+    result: dict[str, object] = {"rows": args.rows, "file_mb": round(len(data) / 1e6, 1), "cpus": os.cpu_count(),
+                                 "load_average_start": load_average()}
 
     workers = args.workers
     result["workers"] = workers
-    started, cpu = time.perf_counter(), time.process_time()
-    report = import_file(data, MemoryStore())
-    result["pipeline_1proc_s"] = round(time.perf_counter() - started, 2)
-    result["pipeline_1proc_cpu_s"] = round(time.process_time() - cpu, 2)
-    if workers > 1:
-        started = time.perf_counter()
-        report = import_file(data, MemoryStore(), workers=workers)
-        result[f"pipeline_{workers}proc_s"] = round(time.perf_counter() - started, 2)
-    result["pipeline_rows_per_s"] = int(args.rows / result["pipeline_1proc_s"])  # type: ignore[operator]
-    result["pipeline_summary"] = {k: v for k, v in report.summary().items() if k != "notes"}
+    if not args.skip_pipeline:
+        started, cpu = time.perf_counter(), time.process_time()
+        report = import_file(data, MemoryStore())
+        result["pipeline_1proc_s"] = round(time.perf_counter() - started, 2)
+        result["pipeline_1proc_cpu_s"] = round(time.process_time() - cpu, 2)
+        result["pipeline_rows_per_s"] = int(args.rows / result["pipeline_1proc_s"])  # type: ignore[operator]
+        if workers > 1:
+            started, cpu = time.perf_counter(), cpu_seconds()
+            report = import_file(data, MemoryStore(), workers=workers)
+            result[f"pipeline_{workers}proc_s"] = round(time.perf_counter() - started, 2)
+            result[f"pipeline_{workers}proc_cpu_s"] = round(cpu_seconds() - cpu, 2)
+        result["pipeline_summary"] = {k: v for k, v in report.summary().items() if k != "notes"}
 
     if not args.skip_db:
         admin, name = database_url(), f"pyd_bench_import_{uuid.uuid4().hex[:6]}"
         url = fresh_database(admin, name)
         engine = sa.create_engine(url)
+        backends: list[int] = []
+
+        @sa.event.listens_for(engine, "connect")
+        def _backend_pid(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backends.append(cursor.fetchone()[0])
+
         with engine.begin() as conn:
             campaign = conn.execute(sa.text("INSERT INTO campaigns (name) VALUES ('bench') RETURNING id")).scalar_one()
             list_id = conn.execute(sa.text("INSERT INTO lists (campaign_id, name) VALUES (:c, 'bench') RETURNING id"),
@@ -139,21 +190,26 @@ def main() -> None:
             conn.execute(sa.text("INSERT INTO dnc_entries (phone_e164) SELECT DISTINCT unnest(CAST(:p AS varchar[]))"),
                          {"p": dnc + extra})
             result["dnc_entries"] = conn.execute(sa.text("SELECT count(*) FROM dnc_entries")).scalar_one()
-        started = time.perf_counter()
+        backend_cpu = backend_cpu_seconds(backends)
+        result["load_average_before_total"] = load_average()
+        started, cpu = time.perf_counter(), cpu_seconds()
         db_report = import_into_list(engine, list_id, data, filename=path.name, workers=workers)
         result["total_s"] = round(time.perf_counter() - started, 2)
+        result["total_cpu_s"] = round(cpu_seconds() - cpu, 2)
+        after = backend_cpu_seconds(backends)
+        result["pg_backend_cpu_s"] = None if after is None or backend_cpu is None else round(after - backend_cpu, 2)
         result["total_rows_per_s"] = int(args.rows / result["total_s"])  # type: ignore[operator]
         with engine.connect() as conn:
             result["leads_in_db"] = conn.execute(sa.text("SELECT count(*) FROM leads")).scalar_one()
         result["db_summary"] = {k: v for k, v in db_report.summary().items() if k != "notes"}
         result["target_s"] = 60
         result["meets_target"] = result["total_s"] <= 60  # type: ignore[operator]
-        result["load_average_1m"] = round(os.getloadavg()[0], 1)  # other processes share these cores
         engine.dispose()
         drop = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
         with drop.connect() as conn:  # 1 M leads per run: do not let bench databases pile up
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         drop.dispose()
+    result["load_average_end"] = load_average()  # other processes share these cores
     print(json.dumps(result))
 
 

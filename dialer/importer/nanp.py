@@ -12,18 +12,36 @@ module replays *the same algorithm on the same metadata* with the regexes compil
 * zones: geographic types (fixed line, fixed-or-mobile) by the longest E.164 prefix in
   ``TIMEZONE_DATA``; other types (toll-free ...) at country level (``phonenumbers.timezone``).
 
+The answer depends on a few leading digits only: nearly every +1 pattern decides on NPA-NXX (six
+digits) and accepts any line number after it (Barbados 246 and Jamaica 658/876 look at a seventh),
+and no +1 time-zone prefix is longer than NPA-NXX. So :func:`classify` remembers its answer per
+leading-digits key. The key length is not assumed: it is worked out per NPA when the module loads
+by walking the parsed patterns (:func:`decided_by_prefix`); where no short key is proven, the
+number is classified on its own.
+
 tests/unit/test_import_normalize.py checks it against phonenumbers number by number.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+try:  # the parser behind re.compile (Python 3.11 renamed sre_parse)
+    from re import _constants as _sre_c  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
+NSN_LENGTH = 10
+PREFIX_LENGTH = 6  # NPA-NXX
 _NON_GEO_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
 
 
@@ -110,8 +128,136 @@ _NANP_ZONES = {
 }
 
 
+@cache  # the same patterns (toll-free, premium ...) recur in every +1 region
+def decided_by_prefix(pattern: str, prefix: int = PREFIX_LENGTH, length: int = NSN_LENGTH) -> bool:
+    """True when, for every ``length``-digit ASCII string, whether ``pattern`` matches it (``match``
+    or ``fullmatch``) depends only on its first ``prefix`` digits: every atom the regex can meet at
+    position ``prefix`` or later accepts any digit. Conservative: a construct it does not know
+    (look-arounds, back-references, a class it cannot read) answers False."""
+    try:
+        _offsets(_sre_parse.parse(pattern), {0}, prefix, length)
+    except _Undecided:
+        return False
+    return True
+
+
+class _Undecided(Exception):
+    pass
+
+
+_DIGITS = frozenset(range(ord("0"), ord("9") + 1))
+
+
+def _accepts_every_digit(items: Iterable[tuple[Any, Any]]) -> bool:
+    covered: set[int] = set()
+    for op, arg in items:
+        if op is _sre_c.NEGATE:
+            return False
+        if op is _sre_c.LITERAL:
+            covered.add(arg)
+        elif op is _sre_c.RANGE:
+            covered.update(range(arg[0], arg[1] + 1))
+        elif op is _sre_c.CATEGORY and arg is _sre_c.CATEGORY_DIGIT:
+            covered |= _DIGITS
+        else:
+            return False
+    return covered >= _DIGITS
+
+
+def _offsets(nodes: Any, starts: set[int], prefix: int, length: int) -> set[int]:
+    """The offsets ``nodes`` can end at from ``starts``; raises _Undecided on a content test past ``prefix``."""
+    current = {o for o in starts if o <= length}
+    for op, arg in nodes:
+        if not current:
+            return current
+        if op in (_sre_c.LITERAL, _sre_c.NOT_LITERAL, _sre_c.IN, _sre_c.ANY):
+            free = op is _sre_c.ANY or (op is _sre_c.IN and _accepts_every_digit(arg))
+            live = {o for o in current if o < length}  # an atom past the end never matches, whatever the digits
+            if not free and any(o >= prefix for o in live):
+                raise _Undecided
+            current = {o + 1 for o in live}
+        elif op is _sre_c.SUBPATTERN:
+            current = _offsets(arg[-1], current, prefix, length)
+        elif op is _sre_c.BRANCH:
+            current = set().union(*(_offsets(branch, current, prefix, length) for branch in arg[1]))
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+            low, high, item = arg
+            ends: set[int] = set()
+            reached, count = current, 0
+            while reached and count <= min(high, length):
+                if count >= low:
+                    ends |= reached
+                reached = _offsets(item, reached, prefix, length)
+                count += 1
+            current = ends
+        elif op is _sre_c.AT:
+            continue  # anchors test the position, not the digits
+        else:
+            raise _Undecided
+    return current
+
+
+def prefix_depth(pattern: str) -> int:
+    """The fewest leading digits that decide ``pattern`` on 10-digit numbers (10: no shorter proof)."""
+    return next((k for k in range(PREFIX_LENGTH, NSN_LENGTH) if decided_by_prefix(pattern, k)), NSN_LENGTH)
+
+
+def _key_lengths(regions: tuple[_Region, ...]) -> dict[str, int]:
+    """NPA -> how many leading digits :func:`classify` may key its answer on, for every NPA.
+
+    A region with leading digits is only looked at for the NPAs those digits match; a region
+    without (US, CA) is looked at for every number, so its patterns count everywhere."""
+    def depth(region: _Region) -> int:
+        patterns = [d.pattern for d in (region.general, region.fixed, region.mobile) if d is not None and d.pattern]
+        return max((prefix_depth(p.pattern) for p in [*patterns, *region.non_geo.values()]), default=PREFIX_LENGTH)
+
+    zone_depth = max((len(prefix) - 1 for prefix in _NANP_ZONES), default=0)  # "1" + NPA-NXX at most
+    everywhere = max([zone_depth, PREFIX_LENGTH] + [depth(r) for r in regions if r.leading is None])
+    lengths = dict.fromkeys((f"{npa:03d}" for npa in range(1000)), everywhere)
+    for region in regions:
+        if region.leading is None:
+            continue
+        # Leading digits may reach past the NPA (Dominican Republic: 8001, 809, 829, 849): the region
+        # counts for an NPA when any continuation up to the digits that decide its match matches.
+        leading_depth = next((k for k in range(1, 6) if decided_by_prefix(region.leading.pattern, k)), None)
+        if leading_depth is None:
+            return dict.fromkeys(lengths, NSN_LENGTH)  # no short keys proven
+        extra = max(leading_depth - 3, 0)
+        continuations = [f"{n:0{extra}d}" if extra else "" for n in range(10 ** extra)]
+        region_depth = depth(region)
+        for npa in lengths:
+            if any(region.leading.match((npa + tail).ljust(NSN_LENGTH, "0")) for tail in continuations):
+                lengths[npa] = max(lengths[npa], region_depth)
+    return lengths
+
+
+_KEY_LENGTH: dict[str, int] = {}  # filled by the first classify() (~0.2 s), not at import
+_CACHE_LIMIT = 400_000  # answers kept (~100 bytes each); a million-row file meets a few 100k NPA-NXX
+_by_prefix: dict[str, tuple[bool, tuple[str, ...]]] = {}
+
+
+def key_length(nsn: str) -> int:
+    """How many leading digits of ``nsn`` decide :func:`classify` (10: the whole number)."""
+    if not _KEY_LENGTH:
+        _KEY_LENGTH.update(_key_lengths(_REGIONS))
+    return _KEY_LENGTH.get(nsn[:3], NSN_LENGTH)
+
+
 def classify(nsn: str) -> tuple[bool, tuple[str, ...]]:
-    """(valid, candidate zones) for a 10-digit NANP national number."""
+    """(valid, candidate zones) for a 10-digit NANP national number (ASCII digits)."""
+    length = _KEY_LENGTH.get(nsn[:3]) or key_length(nsn)
+    if length >= NSN_LENGTH:
+        return _classify(nsn)
+    key = nsn[:length]
+    answer = _by_prefix.get(key)
+    if answer is None:
+        if len(_by_prefix) >= _CACHE_LIMIT:
+            _by_prefix.clear()
+        answer = _by_prefix[key] = _classify(nsn)
+    return answer
+
+
+def _classify(nsn: str) -> tuple[bool, tuple[str, ...]]:
     kind = None
     for candidate in _REGIONS:
         if candidate.leading is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -35,6 +36,7 @@ ALIASES = {
 }
 # Column widths of core.models.Lead: longer values are a row error, never a silent truncation.
 MAX_LENGTHS = {"first_name": 100, "last_name": 100, "state": 32, "postal_code": 16}
+_MAX_FIRST, _MAX_LAST, _MAX_STATE, _MAX_POSTAL = (MAX_LENGTHS[k] for k in ("first_name", "last_name", "state", "postal_code"))
 _FORMULA_FIRST = frozenset("=+-@\t\r")
 _TRUE = {"1", "y", "yes", "true", "t", "x"}
 _FALSE = {"0", "n", "no", "false", "f", ""}
@@ -75,8 +77,7 @@ def validate_mapping(header: list[str], mapping: Mapping[str, str]) -> dict[str,
     return full
 
 
-@dataclass(frozen=True, slots=True)
-class PhoneResult:
+class PhoneResult(NamedTuple):  # a NamedTuple: built once per row, a frozen dataclass costs 4x more
     e164: str | None
     zones: tuple[str, ...] = ()
     country_code: int = 0
@@ -93,12 +94,13 @@ class PhoneNormalizer:
             raise ValueError(f"unknown region {default_region!r}")
         # None = only the list's own country; pass a set to accept foreign numbers too.
         self.allowed = allowed_country_codes if allowed_country_codes is not None else frozenset({home})
-        self._nanp = self.region in NANP_REGIONS
+        # A list that refuses +1 numbers gets phonenumbers' own wording for them: no fast path.
+        self._nanp = self.region in NANP_REGIONS and 1 in self.allowed
 
     def normalize(self, raw: str) -> PhoneResult:
         text = raw.strip()
         if not text:
-            return PhoneResult(None, error="phone missing")
+            return _MISSING
         if self._nanp:
             digits = text.translate(_DIGITS)
             if digits.startswith("+1"):
@@ -106,16 +108,9 @@ class PhoneNormalizer:
             elif len(digits) == 11 and digits.startswith("1"):
                 digits = digits[1:]
             if len(digits) == 10 and digits.isascii() and digits.isdigit():
-                return self._nanp_fast(digits)
+                valid, zones = nanp.classify(digits)
+                return PhoneResult("+1" + digits, zones, 1) if valid else _INVALID_NANP
         return self._slow(text)
-
-    def _nanp_fast(self, nsn: str) -> PhoneResult:
-        if 1 not in self.allowed:
-            return PhoneResult(None, country_code=1, error="foreign number (+1) not allowed in this list")
-        valid, zones = nanp.classify(nsn)
-        if not valid:
-            return PhoneResult(None, country_code=1, error="invalid phone number")
-        return PhoneResult("+1" + nsn, zones, 1)
 
     def _slow(self, text: str) -> PhoneResult:
         try:
@@ -132,6 +127,10 @@ class PhoneNormalizer:
             )
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         return PhoneResult(e164, zones_for_parsed(number), number.country_code or 0)
+
+
+_MISSING = PhoneResult(None, error="phone missing")
+_INVALID_NANP = PhoneResult(None, country_code=1, error="invalid phone number")
 
 
 @dataclass(slots=True)
@@ -158,86 +157,105 @@ class RowNormalizer:
         self.phones = phones
         self.plan: list[tuple[int, str, str]] = []  # (cell index, column name, target)
         self.phone_index, self.phone_column = -1, "phone"
+        fields: dict[str, int] = {}  # lead field -> cell index
+        self.custom: list[tuple[int, str]] = []  # (cell index, custom_fields key)
         for index, name in enumerate(header):
             target = mapping.get(name, f"custom:{name}")
             if target == "ignore":
                 continue
             if target == "phone":
                 self.phone_index, self.phone_column = index, name
+                continue
+            self.plan.append((index, name, target))
+            if target.startswith("custom:"):
+                self.custom.append((index, target[7:]))
             else:
-                self.plan.append((index, name, target))
+                fields[target] = index
+        self.checked = [(index, name) for index, name, _ in self.plan]  # formula-like text is flagged here
+        self.fields = fields
+        self.sources = {target: _source(mapping, target) for target in LEAD_FIELDS}
+        self._postal_zones: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
 
     def __call__(self, row: int, cells: list[str]) -> tuple[NormalizedLead | None, list[ImportIssue]]:
         return normalize_row(row, cells, self)
 
+    def refine(self, zones: tuple[str, ...], state: str | None, postal: str | None) -> tuple[str, ...]:
+        """:func:`_refine` with the address half remembered per (state, ZIP3): the same answer,
+        without re-deriving it for each of a million rows."""
+        if postal is None:
+            zip3 = None
+        elif len(postal) == 5 and postal.isdigit():
+            zip3 = postal[:3]  # zones_for_postal reads a 5-digit ZIP by its first three digits only
+        else:
+            return _refine(zones, state, postal)
+        key = (state, zip3)
+        postal_zones = self._postal_zones.get(key)
+        if postal_zones is None:
+            postal_zones = self._postal_zones[key] = zones_for_postal(state, None if zip3 is None else zip3 + "00", "US")
+        return combine(zones, postal_zones)
+
 
 def normalize_row(row: int, cells: list[str], plan: RowNormalizer) -> tuple[NormalizedLead | None, list[ImportIssue]]:
-    """One data row -> (lead or None when rejected, issues). Never raises on bad data."""
+    """One data row -> (lead or None when rejected, issues). Never raises on bad data.
+
+    Issues of a row come in this order: formula-like cells (column order), then the one error that
+    rejects the row (a too-long value, the phone), else the warnings (time zone, priority, country,
+    consent)."""
     issues: list[ImportIssue] = []
-    values: dict[str, str] = {}
-    custom: dict[str, str] = {}
-    mapping, phones, phone_column = plan.mapping, plan.phones, plan.phone_column
-    for index, name, target in plan.plan:
+    for index, name in plan.checked:
         cell = cells[index]
         if cell and cell[0] in _FORMULA_FIRST and looks_like_formula(cell):
             issues.append(ImportIssue(row, name, "formula-like text stored as text", ImportIssue.excerpt(cell), "warning"))
-        if target[0] == "c" and target.startswith("custom:"):
-            if cell:
-                custom[target[7:]] = cell
-        else:
-            values[target] = cell.strip()
-    if plan.phone_index >= 0:
-        values["phone"] = cells[plan.phone_index]
-    for target, limit in MAX_LENGTHS.items():
-        if len(values.get(target, "")) > limit:
-            issues.append(ImportIssue(row, _source(mapping, target), f"{target} longer than {limit} characters",
-                                      ImportIssue.excerpt(values[target])))
-            return None, issues
-    phone = phones.normalize(values.get("phone", ""))
-    if phone.e164 is None:
-        issues.append(ImportIssue(row, phone_column or "phone", phone.error or "invalid phone number",
-                                  ImportIssue.excerpt(values.get("phone", ""))))
+    fields = plan.fields
+    first = cells[fields["first_name"]].strip() if "first_name" in fields else ""
+    last = cells[fields["last_name"]].strip() if "last_name" in fields else ""
+    state = cells[fields["state"]].strip() if "state" in fields else ""
+    postal = cells[fields["postal_code"]].strip() if "postal_code" in fields else ""
+    if len(first) > _MAX_FIRST or len(last) > _MAX_LAST or len(state) > _MAX_STATE or len(postal) > _MAX_POSTAL:
+        sized = {"first_name": first, "last_name": last, "state": state, "postal_code": postal}
+        target, limit = next((t, n) for t, n in MAX_LENGTHS.items() if len(sized[t]) > n)
+        issues.append(ImportIssue(row, plan.sources[target], f"{target} longer than {limit} characters",
+                                  ImportIssue.excerpt(sized[target])))
         return None, issues
-    state = (values.get("state") or "").upper() or None
-    postal = values.get("postal_code") or None
+    raw_phone = cells[plan.phone_index] if plan.phone_index >= 0 else ""
+    phone = plan.phones.normalize(raw_phone)
+    e164 = phone.e164
+    if e164 is None:
+        issues.append(ImportIssue(row, plan.phone_column or "phone", phone.error or "invalid phone number",
+                                  ImportIssue.excerpt(raw_phone)))
+        return None, issues
+    state_code = state.upper() or None
+    postal_code = postal or None
     zones = phone.zones
-    if phone.country_code == 1 and (state or postal):
-        zones = _refine(zones, state, postal)
+    if phone.country_code == 1 and (state_code or postal_code):
+        zones = plan.refine(zones, state_code, postal_code)
     if not zones:
-        issues.append(ImportIssue(row, phone_column, "time zone unknown: imported but never auto-dialled",
-                                  phone.e164, "warning"))
+        issues.append(ImportIssue(row, plan.phone_column, "time zone unknown: imported but never auto-dialled",
+                                  e164, "warning"))
     priority = 0
-    if values.get("priority"):
+    if "priority" in fields and (priority_text := cells[fields["priority"]].strip()):
         try:
-            priority = int(values["priority"])
+            priority = int(priority_text)
         except ValueError:
-            issues.append(ImportIssue(row, _source(mapping, "priority"), "priority is not a whole number; 0 used",
-                                      ImportIssue.excerpt(values["priority"]), "warning"))
-    country = (values.get("country") or "").upper() or None
+            issues.append(ImportIssue(row, plan.sources["priority"], "priority is not a whole number; 0 used",
+                                      ImportIssue.excerpt(priority_text), "warning"))
+    country = cells[fields["country"]].strip().upper() or None if "country" in fields else None
     if country is not None and not (len(country) == 2 and country.isalpha()):
-        issues.append(ImportIssue(row, _source(mapping, "country"), "country is not a 2-letter ISO code; left empty",
+        issues.append(ImportIssue(row, plan.sources["country"], "country is not a 2-letter ISO code; left empty",
                                   ImportIssue.excerpt(country), "warning"))
         country = None
     consent: bool | None = None
-    if "consent_call" in values:
-        flag = values["consent_call"].lower()
+    if "consent_call" in fields:
+        consent_text = cells[fields["consent_call"]].strip()
+        flag = consent_text.lower()
         consent = True if flag in _TRUE else False if flag in _FALSE else None
         if consent is None:
-            issues.append(ImportIssue(row, _source(mapping, "consent_call"), "consent not yes/no; left unknown",
-                                      ImportIssue.excerpt(values["consent_call"]), "warning"))
+            issues.append(ImportIssue(row, plan.sources["consent_call"], "consent not yes/no; left unknown",
+                                      ImportIssue.excerpt(consent_text), "warning"))
+    custom = {key: cell for index, key in plan.custom if (cell := cells[index])}
     lead = NormalizedLead(
-        row=row,
-        phone_e164=phone.e164,
-        timezone=zones[0] if len(zones) == 1 else None,
-        tz_candidates=zones,
-        first_name=values.get("first_name") or None,
-        last_name=values.get("last_name") or None,
-        state=state,
-        postal_code=postal,
-        country=country,
-        priority=priority,
-        consent_call=consent,
-        custom_fields=custom,
+        row, e164, zones[0] if len(zones) == 1 else None, zones, first or None, last or None, state_code,
+        postal_code, country, priority, consent, custom,
     )
     return lead, issues
 

@@ -5,16 +5,34 @@ Rows flow in chunks (default 50,000): parse -> normalise -> in-file duplicates -
 file that cannot be read at all raises :class:`~dialer.importer.parse.ImportFileError`.
 ``progress(done_rows, total_rows)`` is called after every chunk so a Celery task can publish it
 (``total_rows`` is an estimate until the last call).
+
+Speed (``python -m bench.import``; a million rows in about half a minute on 2 cores):
+
+* ``background_store=True`` (what :func:`dialer.importer.writer.import_into_list` passes) runs the
+  store -- DNC and list look-ups, COPY, commit -- in one helper thread, one chunk behind: the next
+  chunk is normalised while PostgreSQL works on the last one (psycopg2 releases the GIL while it
+  waits on the server), so the import costs about max(Python, PostgreSQL) instead of the sum.
+* ``workers`` > 1 normalises chunks in that many processes ("spawn"), for machines with cores to
+  spare beyond the one PostgreSQL uses during COPY.
+* The cyclic garbage collector is paused for the import: it creates no reference cycles, but a
+  million rows allocate millions of containers and the collector's full passes over them cost
+  more than the import itself (27 s of CPU against 13 s for a million rows into memory).
+
+The report is identical whichever is used: issues come out in row order (a row's own issues in
+the order they were found), leads are stored in file order.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from itertools import islice
+from operator import attrgetter
 from typing import Protocol
 
 from dialer.importer.normalize import NormalizedLead, PhoneNormalizer, RowNormalizer, validate_mapping
@@ -77,43 +95,92 @@ def import_file(
     chunk_rows: int = 50_000,
     max_cell_chars: int = MAX_CELL_CHARS,
     workers: int = 1,
+    background_store: bool = False,
 ) -> ImportReport:
-    """``workers`` > 1 normalises chunks in that many processes (the parse, the in-file duplicate
-    check and the store stay in this process, in file order, so results do not depend on it)."""
-    table = read_table(data, filename, max_cell_chars)
-    try:
-        full_mapping = validate_mapping(table.header, mapping or {})
-    except ValueError as exc:
-        raise ImportFileError(str(exc), {"header": table.header}) from exc
-    spec = (table.header, full_mapping, default_region, allowed_country_codes)
-    report = ImportReport(filename=filename, encoding=table.encoding, notes=list(table.notes))
-    first_row: dict[str, int] = {}
-    total = table.total_rows_estimate
-    done = 0
-    phone_column = _phone_column(full_mapping)
-    for chunk, results in _normalized_chunks(_chunks(table.rows, chunk_rows), spec, workers):
-        candidates: list[NormalizedLead] = []
-        for lead, issues in results:
-            report.issues.extend(issues)
-            if lead is None:
-                continue
-            seen = first_row.get(lead.phone_e164)
-            if seen is not None:
-                report.issues.append(ImportIssue(lead.row, phone_column, f"duplicate of row {seen} in this file",
-                                                 lead.phone_e164))
-                continue
-            first_row[lead.phone_e164] = lead.row
-            candidates.append(lead)
-        report.imported += _store_chunk(candidates, store, report, phone_column)
-        done = chunk[-1][0] - 1
+    """``workers`` > 1 normalises chunks in that many processes; ``background_store`` runs the
+    store in a helper thread (see the module docstring). The parse, the in-file duplicate check and
+    the store stay in file order, so results do not depend on either."""
+    with _collector_paused():
+        table = read_table(data, filename, max_cell_chars)
+        try:
+            full_mapping = validate_mapping(table.header, mapping or {})
+        except ValueError as exc:
+            raise ImportFileError(str(exc), {"header": table.header}) from exc
+        spec = (table.header, full_mapping, default_region, allowed_country_codes)
+        report = ImportReport(filename=filename, encoding=table.encoding, notes=list(table.notes))
+        first_row: dict[str, int] = {}
+        total = table.total_rows_estimate
+        done = 0
+        phone_column = _phone_column(full_mapping)
+        lag = 1 if background_store else 0  # chunks whose store may still be running
+        with ThreadPoolExecutor(1, thread_name_prefix="import-store") if background_store else _Inline() as runner:
+            pending: deque[tuple[Future[Stored], int]] = deque()
+
+            def collect(stored: Future[Stored], done_rows: int) -> None:
+                imported, issues = stored.result()
+                report.imported += imported
+                report.issues.extend(issues)
+                if progress is not None:
+                    progress(done_rows, max(total, done_rows))
+
+            for chunk, results in _normalized_chunks(_chunks(table.rows, chunk_rows), spec, workers):
+                candidates: list[NormalizedLead] = []
+                for lead, issues in results:
+                    if issues:
+                        report.issues.extend(issues)
+                    if lead is None:
+                        continue
+                    seen = first_row.get(lead.phone_e164)
+                    if seen is not None:
+                        report.issues.append(ImportIssue(lead.row, phone_column, f"duplicate of row {seen} in this file",
+                                                         lead.phone_e164))
+                        continue
+                    first_row[lead.phone_e164] = lead.row
+                    candidates.append(lead)
+                done = chunk[-1][0] - 1
+                pending.append((runner.submit(_store_chunk, candidates, store, phone_column), done))
+                while len(pending) > lag:
+                    collect(*pending.popleft())
+            while pending:
+                collect(*pending.popleft())
+        report.issues.extend(table.issues)  # ragged / oversized / blank rows found while reading
+        report.issues.sort(key=_ROW)  # stable: a row's own issues keep the order they were found in
+        report.total_rows = done + _trailing_issue_rows(table.issues, done)
         if progress is not None:
-            progress(done, max(total, done))
-    report.issues.extend(table.issues)  # ragged / oversized / blank rows found while reading
-    report.total_rows = done + _trailing_issue_rows(table.issues, done)
-    if progress is not None:
-        progress(report.total_rows, report.total_rows)
-    logger.info("import %s: %s", filename, report.summary())
-    return report
+            progress(report.total_rows, report.total_rows)
+        logger.info("import %s: %s", filename, report.summary())
+        return report
+
+
+_ROW = attrgetter("row")
+Stored = tuple[int, list[ImportIssue]]
+
+
+class _Inline:
+    """The ThreadPoolExecutor surface that :func:`import_file` uses, running the call at once."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., Stored], *args: object) -> Future[Stored]:
+        future: Future[Stored] = Future()
+        future.set_result(fn(*args))  # an exception propagates here and now
+        return future
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic GC for an import (why: the module docstring); reference counting still frees."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 Spec = tuple[list[str], Mapping[str, str], str, "frozenset[int] | None"]
@@ -129,6 +196,7 @@ def _make_normalizer(spec: Spec) -> RowNormalizer:
 
 def _init_worker(spec: Spec) -> None:
     global _worker_normalizer  # one per worker process, built once
+    gc.disable()  # a worker only normalises chunks: no reference cycles (see the module docstring)
     _worker_normalizer = _make_normalizer(spec)
 
 
@@ -157,22 +225,26 @@ def _normalized_chunks(chunks: Iterable[Chunk], spec: Spec, workers: int) -> Ite
             yield done_chunk, future.result()
 
 
-def _store_chunk(candidates: list[NormalizedLead], store: LeadStore, report: ImportReport, column: str) -> int:
+def _store_chunk(candidates: list[NormalizedLead], store: LeadStore, column: str) -> Stored:
+    """Scrub one chunk against the list and the DNC, store the rest: (stored, issues)."""
+    issues: list[ImportIssue] = []
     if not candidates:
-        return 0
+        return 0, issues
     numbers = [lead.phone_e164 for lead in candidates]
     existing = store.existing_phones(numbers)
     dnc = store.dnc_phones(numbers)
+    if not existing and not dnc:
+        return store.write(candidates), issues
     keep: list[NormalizedLead] = []
     for lead in candidates:
         if lead.phone_e164 in existing:
-            report.issues.append(ImportIssue(lead.row, column, f"already in this list (lead {existing[lead.phone_e164]})",
-                                             lead.phone_e164))
+            issues.append(ImportIssue(lead.row, column, f"already in this list (lead {existing[lead.phone_e164]})",
+                                      lead.phone_e164))
         elif lead.phone_e164 in dnc:
-            report.issues.append(ImportIssue(lead.row, column, f"on the {dnc[lead.phone_e164]} DNC list", lead.phone_e164))
+            issues.append(ImportIssue(lead.row, column, f"on the {dnc[lead.phone_e164]} DNC list", lead.phone_e164))
         else:
             keep.append(lead)
-    return store.write(keep) if keep else 0
+    return (store.write(keep) if keep else 0), issues
 
 
 def _phone_column(mapping: Mapping[str, str]) -> str:

@@ -77,3 +77,34 @@ def test_too_long_values_and_unknown_list(db_committed: sa.Engine, list_ids: tup
         import_into_list(db_committed, 999_999, data)
     with pytest.raises(ImportFileError):
         import_into_list(db_committed, list_id, (CORPUS / "binary.csv").read_bytes())
+
+
+def test_nasty_file_lands_the_same_with_worker_processes(db_committed: sa.Engine, list_ids: tuple[int, int]) -> None:
+    """The real import (COPY one chunk behind the normaliser, in a helper thread) against the
+    in-memory pipeline, and with two normalising processes: same leads, same report."""
+    from dialer.importer import MemoryStore, import_file
+    from tests.unit.test_import import full_issues, nasty_csv
+
+    campaign, list_id = list_ids
+    with db_committed.begin() as conn:
+        other_list = conn.execute(sa.text("INSERT INTO lists (campaign_id, name) VALUES (:c, 'L2') RETURNING id"),
+                                  {"c": campaign}).scalar_one()
+    data = nasty_csv(600) + b"2125550151,OnDnc\n2125550152,OnCampaignDnc\n"
+    allowed = frozenset({1, 44})
+    single = import_into_list(db_committed, list_id, data, chunk_rows=41, allowed_country_codes=allowed)
+    multi = import_into_list(db_committed, other_list, data, chunk_rows=41, allowed_country_codes=allowed, workers=2)
+    memory = MemoryStore(dnc={"+12125550151": "global", "+12125550152": "campaign"})
+    expected = import_file(data, memory, chunk_rows=41, allowed_country_codes=allowed)
+    assert full_issues(single) == full_issues(multi) == full_issues(expected)
+    assert single.imported == multi.imported == len(memory.leads) > 0
+    columns = ("phone_e164, first_name, last_name, state, postal_code, country, timezone, tz_candidates, priority,"
+               " consent_call, custom_fields")
+    with db_committed.connect() as conn:
+        stored = [conn.execute(sa.text(f"SELECT {columns} FROM leads WHERE list_id = :l ORDER BY id"), {"l": lid}).all()
+                  for lid in (list_id, other_list)]
+    assert stored[0] == stored[1]
+    assert [tuple(row) for row in stored[0]] == [
+        (lead.phone_e164, lead.first_name or "", lead.last_name or "", lead.state, lead.postal_code, lead.country,
+         lead.timezone, list(lead.tz_candidates) or None, lead.priority, bool(lead.consent_call), lead.custom_fields)
+        for lead in memory.leads
+    ]  # in file order (ids follow the file), custom fields exactly as read (quotes, backslashes, newlines)

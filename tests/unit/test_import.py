@@ -192,3 +192,75 @@ def test_worker_processes_give_the_same_report() -> None:
     multi = import_file(data, two, chunk_rows=64, workers=2)
     assert issues(single) == issues(multi) and single.rejected > 0
     assert [(lead.row, lead.phone_e164) for lead in one.leads] == [(lead.row, lead.phone_e164) for lead in two.leads]
+
+
+def nasty_csv(rows: int = 400) -> bytes:
+    """A file with a bit of everything, spread over many chunks: formula cells, ragged, blank and
+    multi-line rows, invalid / foreign / duplicate numbers, Canadian and Caribbean numbers, too-long
+    names, bad priority / country / consent, custom values with quotes, backslashes, tabs, newlines."""
+    lines = ["phone,first_name,last_name,state,zip,priority,country,consent,Account Id,Notes"]
+    phones = ["2125550100", "(416) 555-0199", "+1 246 521 0123", "876-606-0123", "1-800-555-0100", "555-555-0100",
+              "911", "+44 20 7946 0958", "n/a", "", "+1 (787) 234 5678", "2125550100", "212.555.01"]
+    notes = ['say "hi"', "back\\slash", "tab\there", '"two\nlines"', "=cmd|' /C calc'!A0", "+12", "-5", "ünï©ødé", ""]
+    for i in range(rows):
+        phone = phones[i % len(phones)] if i % 3 else f"212{200 + i % 700:03d}{i:04d}"
+        first = "x" * 101 if i % 97 == 5 else ("@SUM(A1)" if i % 41 == 3 else f"N{i}")
+        note = notes[i % len(notes)]
+        note = note if note.startswith('"') else '"' + note.replace('"', '""') + '"'
+        row = (f"{phone},{first},L{i},{['NY', 'ca', '', 'XX', 'IN'][i % 5]},{['10001', '', '46204', 'ABCDE', '07030-1234'][i % 5]},"
+               f"{['', '3', 'high', ' 7 '][i % 4]},{['US', '', 'USA', 'ca'][i % 4]},{['yes', 'no', 'maybe', ''][i % 4]},"
+               f"A-{i % 50},{note}")
+        if i % 53 == 7:
+            row += ",extra"
+        if i % 61 == 11:
+            row = row.rsplit(",", 3)[0]
+        lines.append(row)
+        if i % 71 == 13:
+            lines.append(",,,")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def full_issues(report: object) -> list[tuple[int, str | None, str, str, str]]:
+    return [(i.row, i.column, i.severity, i.reason, i.value) for i in report.issues]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("workers", "background"), [(2, False), (1, True), (3, True)])
+def test_workers_and_background_store_change_nothing_on_a_nasty_file(workers: int, background: bool) -> None:
+    data = nasty_csv()
+    one, other = MemoryStore(dnc={"+12125550100": "global"}), MemoryStore(dnc={"+12125550100": "global"})
+    single = import_file(data, one, chunk_rows=37, allowed_country_codes=frozenset({1, 44}))
+    multi = import_file(data, other, chunk_rows=37, allowed_country_codes=frozenset({1, 44}), workers=workers,
+                        background_store=background)
+    assert full_issues(single) == full_issues(multi)
+    assert single.summary() == multi.summary()
+    assert one.leads == other.leads  # every field, in file order
+    reasons = single.reasons()
+    for expected in ("duplicate of row N in this file", "invalid phone number", "on the global DNC list",
+                     "formula-like text stored as text", "first_name longer than N characters", "too many fields",
+                     "too few fields", "empty row", "priority is not a whole number; N used", "consent not yes/no; left unknown"):
+        assert reasons.get(expected), (expected, reasons)
+    assert any(lead.phone_e164.startswith("+1246") for lead in one.leads)  # Barbados
+    assert any(lead.custom_fields.get("Notes") == "two\nlines" for lead in one.leads)
+    rows = [i.row for i in single.issues]
+    assert rows == sorted(rows)  # the report reads top to bottom
+    assert single.imported + single.rejected + single.skipped == single.total_rows
+
+
+def test_background_store_reports_progress_per_chunk_and_raises_store_errors() -> None:
+    rows = "".join(f"2125{i:06d}\n" for i in range(2000, 2250))
+    data = ("phone\n" + rows).encode()
+    calls: list[tuple[int, int]] = []
+    report = import_file(data, MemoryStore(), chunk_rows=100, background_store=True,
+                         progress=lambda d, t: calls.append((d, t)))
+    assert [d for d, _ in calls] == [100, 200, 250, 250] and report.imported == 250
+
+    class Failing(MemoryStore):
+        def write(self, leads: list) -> int:  # type: ignore[type-arg]
+            if self.leads:
+                raise RuntimeError("disk full")
+            return super().write(leads)
+
+    failing = Failing()
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_file(data, failing, chunk_rows=100, background_store=True)
+    assert len(failing.leads) == 100
