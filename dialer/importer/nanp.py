@@ -126,6 +126,8 @@ _NANP_ZONES = {
     prefix: tuple(sorted(z for z in zones if z != "Etc/Unknown")) for prefix, zones in TIMEZONE_DATA.items()
     if prefix.startswith("1")
 }
+# TIMEZONE_LONGEST_PREFIX is over every country; +1 prefixes stop at "1" + NPA-NXX.
+_NANP_LONGEST_PREFIX = min(TIMEZONE_LONGEST_PREFIX, max(map(len, _NANP_ZONES), default=TIMEZONE_LONGEST_PREFIX))
 
 
 @cache  # the same patterns (toll-free, premium ...) recur in every +1 region
@@ -273,7 +275,7 @@ def _classify(nsn: str) -> tuple[bool, tuple[str, ...]]:
     if kind != "geo":
         return True, _COUNTRY_ZONES
     digits = "1" + nsn
-    for length in range(min(TIMEZONE_LONGEST_PREFIX, len(digits)), 0, -1):
+    for length in range(min(_NANP_LONGEST_PREFIX, len(digits)), 0, -1):
         zones = _NANP_ZONES.get(digits[:length])
         if zones is not None:
             return True, zones

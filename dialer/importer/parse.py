@@ -120,41 +120,47 @@ def read_csv(data: bytes, max_cell_chars: int = MAX_CELL_CHARS) -> Table:
         raise ImportFileError("the header row has a cell too large to be a column name; is this really a CSV?")
     header = _clean_header(raw_header, notes)
     table = Table(header, iter(()), encoding, notes, total_rows_estimate=max(text.count("\n"), 1))
-    table.rows = _csv_rows(reader, header, table, max_cell_chars)
+    table.rows = _csv_rows(reader, header, table, max_cell_chars, nul_possible="\x00" in text)
     return table
 
 
-def _csv_rows(reader: Iterator[list[str]], header: list[str], table: Table, max_cell_chars: int) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(reader: Iterator[list[str]], header: list[str], table: Table, max_cell_chars: int,
+              nul_possible: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """Good rows as (row number, cells); the others become issues. ``nul_possible``: the text has
+    a NUL somewhere past the first 64 KiB (PostgreSQL stores no NUL in text: a row-level error)."""
     width = len(header)
     row_number = 1
     while True:
-        row_number += 1
         try:
-            cells = next(reader)
-        except StopIteration:
+            for cells in reader:  # one loop, not next() per row: the try is set up once per error
+                row_number += 1
+                if not cells or not (cells[0].strip() or any(c.strip() for c in cells)):
+                    table.issues.append(ImportIssue(row_number, None, "empty row", severity="skipped"))
+                    continue
+                if max(map(len, cells)) > max_cell_chars:
+                    big = next(i for i, c in enumerate(cells) if len(c) > max_cell_chars)
+                    column = header[big] if big < width else f"extra field {big + 1}"
+                    table.issues.append(ImportIssue(
+                        row_number, column, f"cell too large ({len(cells[big]):,} characters; limit {max_cell_chars:,})"))
+                    continue
+                if len(cells) != width:
+                    # Trailing empty fields (``a,b,c,,``) are a spreadsheet habit, not a broken row.
+                    while len(cells) > width and not cells[-1].strip():
+                        cells.pop()
+                    if len(cells) != width:
+                        kind = "too many" if len(cells) > width else "too few"
+                        table.issues.append(ImportIssue(row_number, None, f"{kind} fields: {len(cells)} instead of {width}"))
+                        continue
+                if nul_possible and any("\x00" in c for c in cells):
+                    nul = next(i for i, c in enumerate(cells) if "\x00" in c)
+                    table.issues.append(ImportIssue(row_number, header[nul], "NUL character in the cell (binary data?)",
+                                                    ImportIssue.excerpt(cells[nul].replace("\x00", "\\0"))))
+                    continue
+                yield row_number, cells
             return
-        except csv.Error as exc:  # e.g. NUL inside a later part of the file
+        except csv.Error as exc:  # a row the reader cannot take; it goes on with the next one
+            row_number += 1
             table.issues.append(ImportIssue(row_number, None, f"unreadable row: {exc}"))
-            continue
-        if not cells or not any(c.strip() for c in cells):
-            table.issues.append(ImportIssue(row_number, None, "empty row", severity="skipped"))
-            continue
-        if max(map(len, cells)) > max_cell_chars:
-            big = next(i for i, c in enumerate(cells) if len(c) > max_cell_chars)
-            column = header[big] if big < width else f"extra field {big + 1}"
-            table.issues.append(
-                ImportIssue(row_number, column, f"cell too large ({len(cells[big]):,} characters; limit {max_cell_chars:,})")
-            )
-            continue
-        if len(cells) != width:
-            # Trailing empty fields (``a,b,c,,``) are a spreadsheet habit, not a broken row.
-            while len(cells) > width and not cells[-1].strip():
-                cells.pop()
-            if len(cells) != width:
-                kind = "too many" if len(cells) > width else "too few"
-                table.issues.append(ImportIssue(row_number, None, f"{kind} fields: {len(cells)} instead of {width}"))
-                continue
-        yield row_number, cells
 
 
 def read_xlsx(data: bytes, max_cell_chars: int = MAX_CELL_CHARS) -> Table:

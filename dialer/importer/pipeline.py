@@ -28,14 +28,14 @@ import gc
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import islice
 from operator import attrgetter
 from typing import Protocol
 
-from dialer.importer.normalize import NormalizedLead, PhoneNormalizer, RowNormalizer, validate_mapping
+from dialer.importer.normalize import NormalizedLead, PhoneNormalizer, RowNormalizer, normalize_row, validate_mapping
 from dialer.importer.parse import MAX_CELL_CHARS, ImportFileError, read_table
 from dialer.importer.report import ImportIssue, ImportReport
 
@@ -185,7 +185,7 @@ def _collector_paused() -> Iterator[None]:
 
 Spec = tuple[list[str], Mapping[str, str], str, "frozenset[int] | None"]
 Chunk = list[tuple[int, list[str]]]
-Result = list[tuple["NormalizedLead | None", list[ImportIssue]]]
+Result = list[tuple["NormalizedLead | None", "Sequence[ImportIssue]"]]
 _worker_normalizer: RowNormalizer | None = None
 
 
@@ -202,14 +202,16 @@ def _init_worker(spec: Spec) -> None:
 
 def _normalize_chunk(chunk: Chunk) -> Result:
     assert _worker_normalizer is not None
-    return [_worker_normalizer(row, cells) for row, cells in chunk]
+    normalizer = _worker_normalizer
+    # Most rows have no issues: () pickles as one shared object, an empty list as one per row.
+    return [(lead, issues or ()) for lead, issues in (normalize_row(row, cells, normalizer) for row, cells in chunk)]
 
 
 def _normalized_chunks(chunks: Iterable[Chunk], spec: Spec, workers: int) -> Iterator[tuple[Chunk, Result]]:
     if workers <= 1:
         normalize = _make_normalizer(spec)
         for chunk in chunks:
-            yield chunk, [normalize(row, cells) for row, cells in chunk]
+            yield chunk, [normalize_row(row, cells, normalize) for row, cells in chunk]
         return
     # "spawn": never fork a process that may hold database connections or threads.
     context = multiprocessing.get_context("spawn")

@@ -79,10 +79,11 @@ def test_too_long_values_and_unknown_list(db_committed: sa.Engine, list_ids: tup
         import_into_list(db_committed, list_id, (CORPUS / "binary.csv").read_bytes())
 
 
-def test_nasty_file_lands_the_same_with_worker_processes(db_committed: sa.Engine, list_ids: tuple[int, int]) -> None:
+def test_nasty_file_lands_the_same_with_worker_processes(db_committed: sa.Engine, list_ids: tuple[int, int],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The real import (COPY one chunk behind the normaliser, in a helper thread) against the
     in-memory pipeline, and with two normalising processes: same leads, same report."""
-    from dialer.importer import MemoryStore, import_file
+    from dialer.importer import MemoryStore, import_file, writer
     from tests.unit.test_import import full_issues, nasty_csv
 
     campaign, list_id = list_ids
@@ -92,6 +93,7 @@ def test_nasty_file_lands_the_same_with_worker_processes(db_committed: sa.Engine
     data = nasty_csv(600) + b"2125550151,OnDnc\n2125550152,OnCampaignDnc\n"
     allowed = frozenset({1, 44})
     single = import_into_list(db_committed, list_id, data, chunk_rows=41, allowed_country_codes=allowed)
+    monkeypatch.setattr(writer, "COPY_READ_CHARS", 300)  # COPY fed in many small reads (whole lines each)
     multi = import_into_list(db_committed, other_list, data, chunk_rows=41, allowed_country_codes=allowed, workers=2)
     memory = MemoryStore(dnc={"+12125550151": "global", "+12125550152": "campaign"})
     expected = import_file(data, memory, chunk_rows=41, allowed_country_codes=allowed)

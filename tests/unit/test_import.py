@@ -205,6 +205,10 @@ def nasty_csv(rows: int = 400) -> bytes:
     for i in range(rows):
         phone = phones[i % len(phones)] if i % 3 else f"212{200 + i % 700:03d}{i:04d}"
         first = "x" * 101 if i % 97 == 5 else ("@SUM(A1)" if i % 41 == 3 else f"N{i}")
+        if i % 89 == 4:
+            first = f"Back\\slash {i}"
+        elif i % 42 == 9 and i > 300:  # past the delimiter sniffer's sample; a unique number
+            first = f'"Tab\tand\rCR {i}"'
         note = notes[i % len(notes)]
         note = note if note.startswith('"') else '"' + note.replace('"', '""') + '"'
         row = (f"{phone},{first},L{i},{['NY', 'ca', '', 'XX', 'IN'][i % 5]},{['10001', '', '46204', 'ABCDE', '07030-1234'][i % 5]},"
@@ -218,6 +222,17 @@ def nasty_csv(rows: int = 400) -> bytes:
         if i % 71 == 13:
             lines.append(",,,")
     return ("\n".join(lines) + "\n").encode()
+
+
+def test_nul_characters_reject_their_row_only() -> None:
+    # Past the first 64 KiB (a NUL there means a binary file): PostgreSQL cannot store NUL in text.
+    good = "".join(f"212555{i:04d},A\n" for i in range(1000, 9000))
+    data = ("phone,first_name\n" + good + "2125550999,B\x00C\n2125550998,D\n").encode()
+    store = MemoryStore()
+    report = import_file(data, store)
+    assert [(i.row, i.column, i.reason, i.value) for i in report.issues] == [
+        (8002, "first_name", "NUL character in the cell (binary data?)", "B\\0C")]
+    assert report.imported == 8001 and store.leads[-1].phone_e164 == "+12125550998"
 
 
 def full_issues(report: object) -> list[tuple[int, str | None, str, str, str]]:
