@@ -34,6 +34,10 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
     "cdr_hour": ("hour", {"campaign_ids": "campaign_id", "list_ids": "list_id"}),
     "cdr_day_disposition": ("day", {"campaign_ids": "campaign_id", "list_ids": "list_id"}),
     "cdr_agent_day": ("day", {"campaign_ids": "campaign_id", "team_ids": "team_id", "agent_ids": "agent_id"}),
+    "cdr_day": ("day", {"campaign_ids": "campaign_id", "list_ids": "list_id"}),  # 0009
+    # 0010: cdr's rows re-sorted by lead zone for the heatmap drill-down; every dimension.
+    "cdr_by_zone": ("dialed_at", {"campaign_ids": "campaign_id", "list_ids": "list_id", "team_ids": "team_id",
+                                  "agent_ids": "agent_id"}),
 }
 
 

@@ -4,7 +4,8 @@
 
 1. Generates ``--rows`` CDRs (+ agent state intervals, dial decisions, utterances in proportion)
    with :mod:`analytics.generate` over the last 85 days (dial_decisions has a 90-day TTL) into
-   chdb under ``var/bench/analytics/clickhouse`` (``--reuse`` keeps data already there).
+   chdb under ``var/bench/analytics/clickhouse`` (``--reuse`` keeps data already there; migrations
+   added since are applied to it -- their backfills fill the new tables -- then OPTIMIZEd).
 2. Copies the same rows into PostgreSQL (embedded pgserver in ``var/bench/analytics/pg``, or
    ``DATABASE_URL``) with the indexes call_attempts has (+ time-range indexes), via COPY.
 3. Times each page query: the :mod:`analytics.kpis` function on ClickHouse (query + DataFrame)
@@ -34,7 +35,7 @@ from analytics import kpis
 from analytics.filters import KpiFilter
 from analytics.generate import GenSpec
 from bench import analytics_pg as pg
-from bench.analytics_load import TABLES, export_csv, load_clickhouse, load_postgres
+from bench.analytics_load import DERIVED, TABLES, export_csv, load_clickhouse, load_postgres, optimize
 from bench.common import emit, percentile
 
 logger = logging.getLogger(__name__)
@@ -98,20 +99,22 @@ def pacing_filters(flts: list[KpiFilter], spec: GenSpec) -> list[KpiFilter]:
                     campaign_ids=f.campaign_ids[:1] or (1 + i % spec.campaigns,)) for i, f in enumerate(flts)]
 
 
-def open_clickhouse(path: Path) -> Any:
+def open_clickhouse(path: Path) -> tuple[Any, list[str]]:
+    """The bench database with every migration applied; also the names of those applied now (with
+    ``--reuse``, a new migration backfills its table from the loaded CDRs here)."""
     import clickhouse_connect
 
     from analytics.schema import Migrator
 
     path.mkdir(parents=True, exist_ok=True)
     client = clickhouse_connect.get_client(interface="chdb", path=str(path))
-    Migrator(client, "bench").up()
+    applied = [f"{m.version:04d}_{m.name}" for m in Migrator(client, "bench").up()]
     client.database = "bench"
     # A migration may have started a mutation (0007 builds a skip index): measure after it.
     pending = "SELECT count() FROM system.mutations WHERE database = 'bench' AND NOT is_done"
     while client.query(pending).result_rows[0][0]:
         time.sleep(1)
-    return client
+    return client, applied
 
 
 def open_postgres(bench_dir: Path) -> Any:
@@ -221,15 +224,18 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"bench": "analytics", "rows": args.rows, "days": spec.days,
                               "campaigns": spec.campaigns, "agents": spec.agents, "target_p95_ms": TARGET_P95_MS}
 
-    ch = open_clickhouse(args.bench_dir / "clickhouse")
+    ch, migrated = open_clickhouse(args.bench_dir / "clickhouse")
     loaded = int(ch.command("SELECT sum(sign) FROM cdr") or 0)
     if args.reuse and loaded == args.rows and marker.exists():
         log(f"clickhouse: reusing {loaded:,} CDRs")
         spec = replace(spec, start=date.fromisoformat(json.loads(marker.read_text())["start"]))
         result["clickhouse_load"] = "reused"
+        if migrated:  # their backfills wrote the tables in several parts: merge like a fresh load
+            result["clickhouse_migrated"] = {"migrations": migrated, "optimize_s": optimize(ch, DERIVED)}
+            log(f"clickhouse: applied {', '.join(migrated)} to the reused data; {result['clickhouse_migrated']}")
     else:
         marker.unlink(missing_ok=True)
-        for table in (*TABLES, "cdr_minute", "cdr_hour", "cdr_day_disposition"):
+        for table in (*TABLES, *DERIVED):
             ch.command(f"TRUNCATE TABLE IF EXISTS {table}")
         result["clickhouse_load"] = load_clickhouse(ch, spec, args.bench_dir / "parquet", 5, log)
         marker.write_text(json.dumps({"start": spec.start.isoformat(), "rows": args.rows}))

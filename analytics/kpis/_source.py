@@ -1,8 +1,9 @@
-"""Raw ``cdr`` or a rollup (sql/clickhouse/0006): the same measures under the same names.
+"""Raw ``cdr`` or a rollup (sql/clickhouse/0006, 0009): the same measures under the same names.
 
 A rollup answers a filter only when the filter has no team/agent and its range is aligned to
 the rollup's grain (:meth:`KpiFilter.rollup_grain`); otherwise the KPI reads ``cdr`` with sign
-arithmetic. Both give identical numbers -- the integration tests run both paths against pandas.
+arithmetic. All give identical numbers -- the integration tests run every path against pandas.
+``cdr_day`` (0009) has no hour, so lead-local buckets (which shift UTC hours) need ``cdr_hour``.
 """
 
 from __future__ import annotations
@@ -45,9 +46,20 @@ HOURLY = Source(
     sales="sum(cdr_hour.sales)", talk="sum(cdr_hour.talk_s)", wrap="sum(cdr_hour.wrap_s)",
 )
 
+DAILY = Source(
+    table="cdr_day", time_column="day", dials="sum(cdr_day.dials)", answers="sum(cdr_day.answers)",
+    contacts="sum(cdr_day.contacts)", connected="sum(cdr_day.connected)", abandoned="sum(cdr_day.abandoned)",
+    sales="sum(cdr_day.sales)", talk="sum(cdr_day.talk_s)", wrap="sum(cdr_day.wrap_s)",
+)
+
 
 def hourly_or_raw(flt: KpiFilter) -> Source:
     return HOURLY if flt.rollup_grain() is not None else RAW
+
+
+def coarsest(flt: KpiFilter) -> Source:
+    """The smallest table that answers ``flt`` when no hour of the day is needed (totals, UTC days)."""
+    return DAILY if flt.rollup_grain() == "day" else hourly_or_raw(flt)
 
 
 def daily_dispositions(flt: KpiFilter) -> bool:

@@ -26,13 +26,12 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 
 from analytics.filters import KpiFilter
-from analytics.kpis._source import daily_dispositions, hourly_or_raw
+from analytics.kpis._source import coarsest, daily_dispositions, hourly_or_raw
 from analytics.kpis._time import Grain, bucket_sql, finish_buckets, local_hours
 
 logger = logging.getLogger(__name__)
 
 FTC_WINDOW_DAYS = 30
-
 
 
 def _ratio(num: float, den: float) -> float:
@@ -45,7 +44,7 @@ def _rates(num: pd.Series, den: pd.Series) -> pd.Series:
 
 
 def _totals(client: Client, flt: KpiFilter) -> pd.Series:
-    source = hourly_or_raw(flt)
+    source = coarsest(flt)
     where, params = flt.where(source.table)
     return client.query_df(f"SELECT {source.measures()} FROM {source.table} WHERE {where}", parameters=params).iloc[0]
 
@@ -144,7 +143,8 @@ def abandon_trend(client: Client, flt: KpiFilter, targets: Mapping[int, float] |
     for value in (default_target, *targets.values()):
         if not 0 <= value <= 1:
             raise ValueError("a target is a fraction in [0, 1]")
-    source = hourly_or_raw(flt)
+    # UTC days: cdr_day (a few thousand rows for the 60 days read); lead-local days shift hours.
+    source = coarsest(flt) if flt.clock == "utc" else hourly_or_raw(flt)
     select, keys = bucket_sql(flt, "day", source.time_column)
     where, params = flt.where(source.table, start=flt.start - timedelta(days=FTC_WINDOW_DAYS))
     frame = client.query_df(
@@ -158,22 +158,26 @@ def abandon_trend(client: Client, flt: KpiFilter, targets: Mapping[int, float] |
     first = pd.Timestamp(flt.start.replace(tzinfo=None)).floor("D")
     last = pd.Timestamp(flt.end.replace(tzinfo=None) - timedelta(microseconds=1)).floor("D")
     days = pd.date_range(min(daily["bucket"].min(), first), max(daily["bucket"].max(), last), freq="D")
-    parts = []
-    for campaign_id, rows in daily.groupby("campaign_id", sort=True):
-        per_day = rows.set_index("bucket")[["contacts", "abandoned"]].reindex(days, fill_value=0)
-        rolling = per_day.rolling(FTC_WINDOW_DAYS, min_periods=1).sum()
-        parts.append(pd.DataFrame({
-            "day": days,
-            "campaign_id": int(campaign_id),
-            "contacts": per_day["contacts"].to_numpy(),
-            "abandoned": per_day["abandoned"].to_numpy(),
-            "rate": _rates(per_day["abandoned"], per_day["contacts"]).to_numpy(),
-            "rolling_30d": _rates(rolling["abandoned"], rolling["contacts"]).to_numpy(),
-            "target": float(targets.get(int(campaign_id), default_target)),
-        }))
-    out = pd.concat(parts, ignore_index=True)
-    out = out[(out["day"] >= first) & (out["day"] <= last)]
-    return out.sort_values(["day", "campaign_id"], ignore_index=True)[ABANDON_COLUMNS]
+    # One column per campaign, one row per day (0 where a campaign had no calls), all rolled at once.
+    wide = (daily.set_index(["bucket", "campaign_id"])[["contacts", "abandoned"]]
+            .unstack("campaign_id", fill_value=0).reindex(days, fill_value=0))
+    rolling = wide.rolling(FTC_WINDOW_DAYS, min_periods=1).sum()
+    shown = (days >= first) & (days <= last)
+    campaigns = [int(c) for c in wide["contacts"].columns]
+
+    def flat(frame: pd.DataFrame) -> pd.Series:  # row-major: by day, then campaign_id (ascending)
+        return pd.Series(frame[shown].to_numpy().ravel())
+
+    contacts, abandoned = flat(wide["contacts"]), flat(wide["abandoned"])
+    return pd.DataFrame({
+        "day": np.repeat(days[shown], len(campaigns)),
+        "campaign_id": np.tile(np.array(campaigns, dtype=np.int64), int(shown.sum())),
+        "contacts": contacts,
+        "abandoned": abandoned,
+        "rate": _rates(abandoned, contacts),
+        "rolling_30d": _rates(flat(rolling["abandoned"]), flat(rolling["contacts"])),
+        "target": np.tile([float(targets.get(c, default_target)) for c in campaigns], int(shown.sum())),
+    })[ABANDON_COLUMNS]
 
 
 def list_penetration(client: Client, flt: KpiFilter) -> pd.DataFrame:

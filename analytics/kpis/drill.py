@@ -2,18 +2,19 @@
 
 A :class:`CallDrill` names the mark: an agent (leaderboard row), a lead-local weekday x hour
 (heatmap cell), a day x disposition (dispositions bar), a list x attempt number (penetration
-bar), or a funnel stage. :func:`drill_calls` lists those calls, newest first, from ``cdr FINAL``.
+bar), or a funnel stage. :func:`drill_calls` lists those calls, newest first, in their latest state.
 
-Lead-local weekday/hour: ``toHour(t, tz)`` needs a *constant* zone, so the (zone, UTC hour) pairs
-that fall on that local weekday x hour are found from the ``cdr_hour`` rollup in pandas (DST
-included, as the heatmap itself does) and passed as parameters; ``cdr`` is then read for those
-UTC hours only.
+Lead-local weekday/hour: ``toHour(t, tz)`` needs a *constant* zone, so the cell becomes the
+(zone, UTC hour) pairs that fall on that local weekday x hour, computed in pandas with each zone's
+DST rules exactly as the heatmap buckets (:func:`analytics.kpis._time.local_hours`), and passed
+as parameters. Those drills read ``cdr_by_zone`` (sql/clickhouse/0010): cdr's rows sorted by
+(lead_timezone, dialed_at), where each pair is one key range; the others read ``cdr``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,7 +23,6 @@ import pandas as pd
 from clickhouse_connect.driver.client import Client
 
 from analytics.filters import KpiFilter
-from analytics.kpis._time import local_hours
 from analytics.kpis.agents import CALL_COLUMNS, MAX_PAGE_SIZE, CallPage
 from core.exceptions import ValidationError
 
@@ -122,38 +122,32 @@ class CallDrill:
 
 
 def _local_hour_pairs(client: Client, flt: KpiFilter, weekday: int, hour: int) -> list[tuple[str, datetime]]:
-    """(zone, UTC hour) pairs whose lead-local time is ``weekday`` x ``hour``, from the ``cdr_hour``
-    rollup (a few thousand rows instead of a scan of ``cdr``). The rollup has no team/agent and
-    hour grain, so this is a superset (hour-floored start, campaign/list filter only); the exact
-    filter is applied to ``cdr`` afterwards."""
-    start = flt.start.replace(minute=0, second=0, microsecond=0)
-    where, params = replace(flt, start=start, team_ids=(), agent_ids=()).where("cdr_hour")
-    frame = client.query_df(f"SELECT DISTINCT lead_timezone AS tz, hour AS utc_hour FROM cdr_hour WHERE {where}",
-                            parameters=params)
-    if frame.empty:
-        return []
-    bad = [z for z in frame["tz"].unique() if not _ZONE.match(str(z))]
+    """(zone, UTC hour) pairs whose lead-local time is ``weekday`` x ``hour``: every UTC hour of the
+    range for every zone the ``cdr_day`` rollup (0009) has in it. A superset is harmless -- a pair
+    without calls matches nothing -- so the rollup's day grain and campaign/list-only filter do;
+    what matters is that no zone of the range is missing, and a zone with calls has rollup rows."""
+    day = replace(flt, start=flt.start.replace(hour=0, minute=0, second=0, microsecond=0), team_ids=(), agent_ids=())
+    where, params = day.where("cdr_day")
+    rows = client.query(f"SELECT DISTINCT lead_timezone FROM cdr_day WHERE {where}", parameters=params).result_rows
+    zones = sorted(str(r[0]) for r in rows)
+    bad = [z for z in zones if not _ZONE.match(z)]
     if bad:
-        raise ValidationError("unexpected lead time zone in the data", {"lead_timezone": str(bad[0])[:80]})
-    local = local_hours(frame)
-    hit = frame[(local.dt.day_of_week == weekday) & (local.dt.hour == hour)]
-    return [(str(z), pd.Timestamp(h).to_pydatetime()) for z, h in zip(hit["tz"], hit["utc_hour"], strict=True)]
+        raise ValidationError("unexpected lead time zone in the data", {"lead_timezone": bad[0][:80]})
+    first, end = (pd.Timestamp(t).tz_convert("UTC") for t in (flt.start, flt.end))
+    hours = pd.date_range(first.floor("h"), end, freq="h", inclusive="left")
+    pairs = []
+    for zone in zones:  # the rule of local_hours: the zone's wall clock at the start of each UTC hour
+        local = hours.tz_convert(zone or "UTC")
+        hit = hours[(local.day_of_week == weekday) & (local.hour == hour)]
+        pairs += [(zone, h.tz_localize(None).to_pydatetime()) for h in hit]
+    return pairs
 
 
-def _hour_ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    """Whole UTC hours as [start, end) ranges, adjacent hours merged."""
-    ranges: list[tuple[datetime, datetime]] = []
-    for hour in sorted(set(hours)):
-        if ranges and ranges[-1][1] == hour:
-            ranges[-1] = (ranges[-1][0], hour + timedelta(hours=1))
-        else:
-            ranges.append((hour, hour + timedelta(hours=1)))
-    return ranges
-
-
-def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFilter, list[str], dict[str, Any]]:
+def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFilter, str, list[str], dict[str, Any]]:
+    """``(filter, table, clauses, parameters)``: the drill's range, the table to read and its conditions."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
+    table = "cdr"
     if drill.day is not None:  # narrow the range to that UTC day (inside the filter's range)
         start = datetime.combine(drill.day, datetime.min.time(), UTC)
         flt = replace(flt, start=max(flt.start, start), end=min(flt.end, start + timedelta(days=1)))
@@ -172,56 +166,61 @@ def _conditions(client: Client, flt: KpiFilter, drill: CallDrill) -> tuple[KpiFi
     if drill.stage is not None:
         clauses.append(STAGES[drill.stage])
     if drill.weekday is not None and drill.hour is not None:
+        table = "cdr_by_zone"
         pairs = _local_hour_pairs(client, flt, drill.weekday, drill.hour)
         if not pairs:
             clauses.append("0")
         else:
-            # The UTC hours first, as plain ``dialed_at`` ranges: the sorting key is (campaign_id,
-            # dialed_at), and ClickHouse prunes granules on an OR of key ranges, not on
-            # ``toStartOfHour(dialed_at) IN (...)`` (that one read every granule of the range).
-            # Then the exact (zone, hour) pairs.
+            # A constant set on (key column, monotonic function of a key column): ClickHouse prunes
+            # cdr_by_zone's granules with it. (An OR of one range per pair reads as little but
+            # takes ~40 ms to plan for a month of pairs.)
             params["d_zones"] = [z for z, _h in pairs]
             params["d_zone_hours"] = [h for _z, h in pairs]
-            ranges: list[str] = []
-            for n, (lo, hi) in enumerate(_hour_ranges(h for _z, h in pairs)):
-                params[f"d_lo{n}"], params[f"d_hi{n}"] = lo, hi
-                ranges.append(f"(dialed_at >= {{d_lo{n}:DateTime('UTC')}} AND dialed_at < {{d_hi{n}:DateTime('UTC')}})")
-            clauses.append("(" + " OR ".join(ranges) + ")")
-            clauses.append("(lead_timezone, toStartOfHour(toDateTime(dialed_at, 'UTC'))) IN "
+            clauses.append("(lead_timezone, toStartOfHour(dialed_at)) IN "
                            "arrayZip({d_zones:Array(String)}, {d_zone_hours:Array(DateTime('UTC'))})")
-    return flt, clauses, params
+    return flt, table, clauses, params
+
+
+def _page_rows(client: Client, table: str, keys: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """The latest state of the page's calls. With VersionedCollapsingMergeTree that is each call's +1
+    row of the highest version (a change writes a -1 copy of the old version and a +1 row of the
+    new one). ``keys`` are (call_id, dialed_at, total, campaign_id, lead_timezone) rows."""
+    if table == "cdr_by_zone":  # its sorting key, exactly
+        where = "(lead_timezone, dialed_at, call_id) IN {p_keys:Array(Tuple(String, DateTime64(3, 'UTC'), UUID))}"
+        params: dict[str, Any] = {"p_keys": [(k[4], k[1], k[0]) for k in keys]}
+    else:  # the key's first column, the time range of the page, then the bloom filter on call_id
+        where = ("campaign_id IN {p_campaigns:Array(UInt32)} AND call_id IN {p_ids:Array(UUID)} "
+                 "AND dialed_at >= {p_lo:DateTime64(3, 'UTC')} AND dialed_at <= {p_hi:DateTime64(3, 'UTC')}")
+        params = {"p_campaigns": sorted({k[3] for k in keys}), "p_ids": [k[0] for k in keys],
+                  "p_lo": min(k[1] for k in keys), "p_hi": max(k[1] for k in keys)}
+    return client.query_df(
+        f"SELECT {', '.join(CALL_COLUMNS)} FROM ("
+        f"SELECT * FROM {table} WHERE {where} AND sign = 1 ORDER BY version DESC LIMIT 1 BY call_id) "
+        "ORDER BY dialed_at DESC, call_id",
+        parameters=params,
+    )
 
 
 def drill_calls(client: Client, flt: KpiFilter, drill: CallDrill, page: int = 0, page_size: int = 50) -> CallPage:
     """The calls behind ``drill`` in the filter's range, newest first, ``page_size`` per page."""
     if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValidationError("invalid request", {"page": f"page >= 0 and 1 <= page_size <= {MAX_PAGE_SIZE}"})
-    flt, clauses, extra = _conditions(client, flt, drill)
-    where, params = flt.where("cdr")
+    flt, table, clauses, extra = _conditions(client, flt, drill)
+    where, params = flt.where(table)
     where = " AND ".join([where, *clauses])
     params.update(extra)
     # The page's calls and the total in one pass, without FINAL: a call is live when its signs sum
-    # to 1, so every live call is one group and the groups' count is the total. Then each page
-    # call's latest state: with VersionedCollapsingMergeTree that is its +1 row of the highest
-    # version (a change writes a -1 copy of the old version and a +1 row of the new one). FINAL over
-    # the drill range instead merged every part of a month (~0.5 s at 10 M CDRs).
+    # to 1, so every live call is one group and the groups' count is the total (a correction that
+    # moved a call out of the drill leaves a +1/-1 pair summing to 0 there). FINAL over the drill
+    # range instead merged every part of a month (~0.5 s at 10 M CDRs).
     keys = client.query(
-        f"SELECT call_id, dialed_at, count() OVER (), campaign_id FROM cdr WHERE {where} "
-        f"GROUP BY campaign_id, dialed_at, call_id HAVING sum(sign) > 0 "
+        f"SELECT call_id, dialed_at, count() OVER (), campaign_id, lead_timezone FROM {table} WHERE {where} "
+        f"GROUP BY campaign_id, lead_timezone, dialed_at, call_id HAVING sum(sign) > 0 "
         f"ORDER BY dialed_at DESC, call_id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt64}}",
         parameters={**params, "limit": page_size, "offset": page * page_size},
     ).result_rows
     if not keys:  # past the last page (or nothing at all): the total still has to be told
-        rows = client.query(f"SELECT sum(sign) FROM cdr WHERE {where}", parameters=params).result_rows
+        rows = client.query(f"SELECT sum(sign) FROM {table} WHERE {where}", parameters=params).result_rows
         total = int(rows[0][0] or 0) if rows else 0
         return CallPage(rows=pd.DataFrame(columns=list(CALL_COLUMNS)), total=total, page=page, page_size=page_size)
-    total = int(keys[0][2])
-    frame = client.query_df(
-        f"SELECT {', '.join(CALL_COLUMNS)} FROM ("
-        f"SELECT * FROM cdr WHERE campaign_id IN {{p_campaigns:Array(UInt32)}} "  # the key's first column
-        f"AND call_id IN {{p_ids:Array(UUID)}} AND sign = 1 "
-        f"AND dialed_at >= {{p_lo:DateTime64(3, 'UTC')}} AND dialed_at <= {{p_hi:DateTime64(3, 'UTC')}} "
-        f"ORDER BY version DESC LIMIT 1 BY call_id) ORDER BY dialed_at DESC, call_id",
-        parameters={"p_campaigns": sorted({k[3] for k in keys}), "p_ids": [k[0] for k in keys], "p_lo": min(k[1] for k in keys), "p_hi": max(k[1] for k in keys)},
-    )
-    return CallPage(rows=frame, total=total, page=page, page_size=page_size)
+    return CallPage(rows=_page_rows(client, table, keys), total=int(keys[0][2]), page=page, page_size=page_size)

@@ -12,7 +12,8 @@ from analytics.schema import Migrator, discover, render
 
 TABLES = {"cdr", "agent_states", "dial_decisions", "utterances", "cdr_minute", "cdr_minute_mv", "schema_migrations",
           "cdr_hour", "cdr_hour_mv", "cdr_day_disposition", "cdr_day_disposition_mv",  # 0006: KPI rollups
-          "cdr_agent_day", "cdr_agent_day_mv"}  # 0008
+          "cdr_agent_day", "cdr_agent_day_mv",  # 0008
+          "cdr_day", "cdr_day_mv", "cdr_by_zone", "cdr_by_zone_mv"}  # 0009, 0010
 
 
 @pytest.fixture(params=["chdb", "http"])

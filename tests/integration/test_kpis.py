@@ -22,6 +22,7 @@ from analytics import kpis
 from analytics.cdr import insert_cdrs
 from analytics.filters import KpiFilter
 from analytics.generate import Dataset, GenSpec, _records, generate, insert_dataset
+from analytics.kpis._source import coarsest
 from core.exceptions import ValidationError
 
 # Recent days: dial_decisions has a 90-day TTL (0003), older rows would be dropped on insert.
@@ -86,6 +87,25 @@ FILTERS = [  # the first three are answered by the rollups (0006), the others by
 
 def test_rollups_are_used_only_when_they_answer_exactly() -> None:
     assert [f.rollup_grain() for f in FILTERS] == ["day", "day", "hour", None, None, None]
+    # cdr_day (0009) for whole days, cdr_hour for hours, cdr otherwise; lead-local days need hours.
+    assert [coarsest(f).table for f in FILTERS] == ["cdr_day", "cdr_day", "cdr_hour", "cdr", "cdr", "cdr"]
+
+
+EVERY_TEAM = (0, 1, 2, 3)  # a team filter matching every call: same calls, but read from cdr itself
+
+
+@pytest.mark.parametrize("flt", FILTERS[:3])
+def test_rollup_paths_equal_the_raw_path(loaded, flt: KpiFilter) -> None:  # type: ignore[no-untyped-def]
+    """Same calls (the fixture's redeliveries and correction included) through cdr_day / cdr_hour and
+    through cdr with sign arithmetic: identical counts, equal sums."""
+    client, data = loaded
+    assert set(data.cdr["team_id"]) <= set(EVERY_TEAM)
+    raw = replace(flt, team_ids=EVERY_TEAM)
+    pd.testing.assert_frame_equal(kpis.summary(client, flt), kpis.summary(client, raw), rtol=1e-6)
+    pd.testing.assert_frame_equal(kpis.funnel(client, flt), kpis.funnel(client, raw))
+    for clock in ("utc", "lead_local"):
+        got = kpis.abandon_trend(client, replace(flt, clock=clock), targets={1: 0.01})
+        pd.testing.assert_frame_equal(got, kpis.abandon_trend(client, replace(raw, clock=clock), targets={1: 0.01}))
 
 
 @pytest.mark.parametrize("flt", FILTERS)

@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS {db}.cdr_day_mv;
+DROP TABLE IF EXISTS {db}.cdr_day
