@@ -11,8 +11,9 @@ One refill (:func:`select_candidates`, inside the caller's transaction):
    code (:mod:`dialer.calling_hours`, same rules as the Python check, including states and
    holidays) and the SQL only asks "is every candidate zone in this list" (a hashed ``= ANY`` for
    single-zone leads, ``<@`` for the rest);
-2. the pure :func:`dialer.hopper.select` re-checks every locked row with DNC rows read in the same
-   transaction (defence in depth) and orders them.
+2. the pure :func:`dialer.hopper.select` re-checks every locked row (DNC excepted: the statement
+   that locks the row has just applied it on the same snapshot; the independent DNC re-read is
+   at originate, :func:`recheck_at_originate`) and orders them.
 
 Reservation: :func:`claim_for_hopper` (the hopper refill, :func:`dialer.loop_leads.refill_hopper`)
 marks the chosen leads by moving ``leads.next_call_at`` to ``now + hold`` (the schema has no hopper
@@ -65,16 +66,12 @@ _NOT_IN_FLIGHT = (
     "NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.lead_id = l.id AND a.ended_at IS NULL"
     " AND a.dialed_at > :in_flight_after)"
 )
-# The rows the pure re-check needs beside each lead, read in the statement that locks it (one round
-# trip instead of three): its DNC entries (global or this campaign; expired ones too, the pure
-# DncView judges them) and its pending callback (at most one: uq_callbacks_lead_pending).
-_CHECK_JOINS = (
-    " LEFT JOIN LATERAL (SELECT array_agg(d.campaign_id) AS campaigns, array_agg(d.expires_at) AS expires"
-    " FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164"
-    " AND (d.campaign_id IS NULL OR d.campaign_id = :campaign_id)) dn ON true"
-    " LEFT JOIN callbacks cb ON cb.lead_id = l.id AND cb.status = 'pending'"
-)
-CHECK_COLUMNS = f"{LEAD_COLUMNS}, dn.campaigns, dn.expires, cb.due_at, cb.scope, cb.agent_id, cb.status"
+# What the pure re-check needs beside each lead, read in the statement that locks it: its pending
+# callback (at most one: uq_callbacks_lead_pending). DNC is not re-read there: the same statement
+# (one snapshot) has just excluded every active entry with _DNC_FREE, so a second read could only
+# return the same rows; the independent DNC re-read is the one at originate (recheck_at_originate).
+_CHECK_JOINS = " LEFT JOIN callbacks cb ON cb.lead_id = l.id AND cb.status = 'pending'"
+CHECK_COLUMNS = f"{LEAD_COLUMNS}, cb.due_at, cb.scope, cb.agent_id, cb.status"
 _DNC_FREE = (
     "NOT EXISTS (SELECT 1 FROM dnc_entries d WHERE d.phone_e164 = l.phone_e164"
     " AND (d.campaign_id IS NULL OR d.campaign_id = :campaign_id) AND (d.expires_at IS NULL OR d.expires_at > :now))"
@@ -349,7 +346,7 @@ def _standard_and_recycled(
     """
     order = _ORDER_SQL.get(rules.lead_order, _ORDER_SQL["priority"])
     due = "(l.next_call_at IS NULL OR l.next_call_at <= :now) AND l.attempts < :max_attempts"
-    columns = "l.id, l.priority, l.attempts, l.last_called_at"
+    columns = "l.id, l.ctid, l.priority, l.attempts, l.last_called_at"
     passes: list[str] = []
     if rules.dial_statuses:
         params["statuses"] = sorted(rules.dial_statuses)
@@ -371,9 +368,12 @@ def _standard_and_recycled(
             f" AND {due} AND {common} AND {no_callback} AND {_NOT_IN_FLIGHT} ORDER BY {order} LIMIT :limit)")
     if not passes:
         return []
-    head = f"SELECT p.id FROM ({' UNION ALL '.join(passes)}) p ORDER BY {order.replace('l.', 'p.')} LIMIT :limit"
+    head = f"SELECT p.ctid FROM ({' UNION ALL '.join(passes)}) p ORDER BY {order.replace('l.', 'p.')} LIMIT :limit"
+    # By tuple id (a TID scan: no second index descent per row). A row updated by another worker
+    # since this statement's snapshot has moved: its lock follows the update chain, the re-check
+    # of ``ctid = ANY(...)`` on the new version fails and the row is skipped, never double-served.
     return list(conn.execute(sa.text(
-        f"SELECT {CHECK_COLUMNS} FROM leads l{_CHECK_JOINS} WHERE l.id IN ({head}) {lock}"), params).all())
+        f"SELECT {CHECK_COLUMNS} FROM leads l{_CHECK_JOINS} WHERE l.ctid = ANY(ARRAY({head})) {lock}"), params).all())
 
 
 def select_candidates(
@@ -385,14 +385,15 @@ def select_candidates(
     ``callbacks_only``: only the due ``anyone`` callbacks pass (VICIdial hoppers those whatever the
     hopper level)."""
     rows = _prefilter(conn, rules, limit, now, callbacks_only=callbacks_only)
-    views, dnc, callbacks = checked_rows(rows)
-    return select(views, rules, dnc, now, limit, callbacks=callbacks, seed=seed)
+    views, callbacks = checked_rows(rows)
+    # DNC: applied by the prefilter in the locking statement (see _CHECK_JOINS); every other rule
+    # is re-checked here by the pure code.
+    return select(views, rules, cp.DncView(), now, limit, callbacks=callbacks, seed=seed)
 
 
-def checked_rows(rows: Iterable[Any]) -> tuple[list[cp.LeadView], cp.DncView, dict[int, cp.CallbackView]]:
-    """Rows of ``CHECK_COLUMNS`` -> the leads, their DNC entries and their pending callbacks."""
+def checked_rows(rows: Iterable[Any]) -> tuple[list[cp.LeadView], dict[int, cp.CallbackView]]:
+    """Rows of ``CHECK_COLUMNS`` -> the leads and their pending callbacks."""
     views: dict[int, cp.LeadView] = {}
-    entries: list[cp.DncEntryView] = []
     callbacks: dict[int, cp.CallbackView] = {}
     for row in rows:
         values = tuple(row)
@@ -400,13 +401,10 @@ def checked_rows(rows: Iterable[Any]) -> tuple[list[cp.LeadView], cp.DncView, di
         if lead.id in views:
             continue  # the callback pass and the ordered passes never overlap; be safe anyway
         views[lead.id] = lead
-        dnc_campaigns, dnc_expires, due_at, scope, agent_id, status = values[15:21]
-        if dnc_campaigns:
-            entries.extend(cp.DncEntryView(lead.phone_e164, campaign, expires)
-                           for campaign, expires in zip(dnc_campaigns, dnc_expires, strict=True))
+        due_at, scope, agent_id, status = values[15:19]
         if due_at is not None:
             callbacks[lead.id] = cp.CallbackView(lead.id, due_at, scope, agent_id, status)
-    return list(views.values()), cp.DncView(entries), callbacks
+    return list(views.values()), callbacks
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ campaign's lists actually hold (usually a handful) the statement shrinks tenfold
 
 ``list_zones`` may hold more than the leads do (zones of deleted or moved leads stay): a superset
 only makes the arrays longer, never excludes a lead wrongly. It must never hold less, hence
-triggers on INSERT (COPY included) and UPDATE, with transition tables: one hashed DISTINCT per
-statement, not work per row.
+triggers: on INSERT (COPY included) a statement trigger with a transition table (one hashed
+DISTINCT per statement, no per-row work); on UPDATE a row trigger that PostgreSQL only fires for
+updates setting a lead's zones or list (the dialer's own updates of leads never do).
 
 Revision ID: 0005
 Revises: 0004
@@ -55,11 +56,31 @@ def upgrade() -> None:
         $$
         """
     )
-    for event in ("INSERT", "UPDATE"):
-        op.execute(
-            f"CREATE TRIGGER leads_list_zones_{event.lower()} AFTER {event} ON leads "
-            "REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION record_list_zones()"
-        )
+    op.execute(
+        "CREATE TRIGGER leads_list_zones_insert AFTER INSERT ON leads "
+        "REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION record_list_zones()"
+    )
+    # Updates: only those that set a zone or move a lead, checked by PostgreSQL before any call
+    # (a row trigger with a column list and WHEN; transition tables allow no column list). The
+    # dialer's own updates (reservations, dispositions) never fire it.
+    op.execute(
+        f"""
+        CREATE FUNCTION record_lead_zones() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO list_zones (list_id, zone)
+            SELECT n.list_id, z FROM (SELECT NEW.list_id, NEW.tz_candidates, NEW.timezone) n, {ZONES_OF} AS z
+            WHERE z IS NOT NULL
+            ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END;
+        $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER leads_list_zones_update AFTER UPDATE OF list_id, timezone, tz_candidates ON leads "
+        "FOR EACH ROW WHEN (NEW.list_id IS DISTINCT FROM OLD.list_id OR NEW.timezone IS DISTINCT FROM OLD.timezone"
+        " OR NEW.tz_candidates IS DISTINCT FROM OLD.tz_candidates) EXECUTE FUNCTION record_lead_zones()"
+    )
     op.execute(
         f"INSERT INTO list_zones (list_id, zone) SELECT DISTINCT n.list_id, z FROM leads n, {ZONES_OF} AS z"
         " WHERE z IS NOT NULL ON CONFLICT DO NOTHING"
@@ -70,4 +91,5 @@ def downgrade() -> None:
     for event in ("insert", "update"):
         op.execute(f"DROP TRIGGER IF EXISTS leads_list_zones_{event} ON leads")
     op.execute("DROP FUNCTION IF EXISTS record_list_zones()")
+    op.execute("DROP FUNCTION IF EXISTS record_lead_zones()")
     op.execute("DROP TABLE IF EXISTS list_zones")
