@@ -7,10 +7,13 @@ file then reports those rows as "already in this list"; a crash of PostgreSQL it
 lose the last chunk or two, committed without waiting for the WAL flush).
 
 Per chunk (50,000 rows): one DNC query and -- unless the list was empty when the import began --
-one duplicate query, each with the chunk's numbers as a single array literal, then one COPY of the
-chunk in COPY's text format. The store runs one chunk behind the normaliser, in a helper thread
-(``background_store``, see :mod:`dialer.importer.pipeline`), and COPY reads lines as they are
-formatted, so PostgreSQL's work overlaps Python's.
+one duplicate query, each with the chunk's numbers as a single array literal, ids taken from the
+sequence in file order, then one COPY of the chunk in COPY's text format. The store runs one
+chunk behind the normaliser, in a helper thread (``background_store``, see
+:mod:`dialer.importer.pipeline`); the COPYs run on ``copy_connections`` (2) connections at once,
+each reading lines as they are formatted. PostgreSQL's side of a COPY into ``leads`` (seven
+indexes, checks, triggers) is the larger half of the import's CPU, so on 2 cores one backend
+alone would leave a core idle while Python waits for it.
 Nothing about the table changes for the import: every constraint and index stays in place.
 """
 
@@ -20,9 +23,14 @@ import json
 import json.encoder
 import logging
 import re
+import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
+import psycopg2.errors
 import sqlalchemy as sa
 
 from dialer.importer.normalize import NormalizedLead
@@ -32,7 +40,7 @@ from dialer.importer.report import ImportReport
 logger = logging.getLogger(__name__)
 
 COPY_COLUMNS = (
-    "list_id", "phone_e164", "first_name", "last_name", "state", "postal_code", "country", "timezone",
+    "id", "list_id", "phone_e164", "first_name", "last_name", "state", "postal_code", "country", "timezone",
     "tz_candidates", "priority", "consent_call", "custom_fields",
 )
 
@@ -70,6 +78,7 @@ def _custom_json(fields: dict[str, str]) -> str:
 
 
 COPY_READ_CHARS = 1 << 20
+DEADLOCK_RETRIES = 3
 
 
 class _CopySource:
@@ -107,6 +116,7 @@ class PgLeadStore:
             sa.text("SELECT EXISTS (SELECT 1 FROM leads WHERE list_id = :l)"), {"l": list_id}).scalar()
         self._arrays: dict[tuple[str, ...], str] = {}  # tz_candidates -> array literal (a few hundred kinds)
         self._list_id = str(list_id)
+        self._sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('leads', 'id')")).scalar_one()
 
     def existing_phones(self, phones: list[str]) -> Mapping[str, int]:
         if self.list_was_empty:
@@ -133,18 +143,33 @@ class PgLeadStore:
         return hits
 
     def write(self, leads: list[NormalizedLead]) -> int:
-        raw = self.conn.connection.driver_connection
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
+        self.copy(self.conn.connection.driver_connection, self.reserve_ids(len(leads)), leads)
+        return len(leads)
+
+    def flush(self) -> None:
+        """Nothing in flight: :meth:`write` has copied when it returns."""
+
+    def reserve_ids(self, count: int) -> list[int]:
+        """``count`` fresh lead ids, ascending. Taken before the COPY, in file order, so lead ids
+        follow the file (the hopper dials equal priorities by id) even when chunks are copied on
+        several connections at once."""
+        rows = self.conn.execute(
+            sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+            {"seq": self._sequence, "n": count},
+        )
+        return sorted(r[0] for r in rows)
+
+    def copy(self, dbapi_connection: Any, ids: list[int], leads: list[NormalizedLead]) -> None:
+        with dbapi_connection.cursor() as cursor:
             # The chunk's commit need not wait for its ~40 MB of WAL to reach the disk (100-300 ms
             # a chunk, on the import's critical path): if PostgreSQL itself crashed, the last
             # chunks could be lost -- never half of one -- and re-running the file imports them,
             # reporting the rest as "already in this list". LOCAL: this transaction only.
             cursor.execute("SET LOCAL synchronous_commit = off")
             cursor.copy_expert(f"COPY leads ({', '.join(COPY_COLUMNS)}) FROM STDIN",
-                               _CopySource(map(self.copy_line, leads)), size=COPY_READ_CHARS)
-        return len(leads)
+                               _CopySource(map(self.copy_line, ids, leads)), size=COPY_READ_CHARS)
 
-    def copy_line(self, lead: NormalizedLead) -> str:
+    def copy_line(self, lead_id: int, lead: NormalizedLead) -> str:
         """One lead as a line of COPY's text format (tab-separated, ``\\N`` = NULL)."""
         first, last, state, postal = lead.first_name or "", lead.last_name or "", lead.state, lead.postal_code
         if _TEXT_SPECIAL.search(f"{first}{last}{state}{postal}{lead.country}"):
@@ -160,7 +185,7 @@ class PgLeadStore:
         custom = _custom_json(lead.custom_fields) if lead.custom_fields else "{}"
         if "\\" in custom:  # JSON escapes (\" \n \\) are backslashes to COPY
             custom = custom.replace("\\", "\\\\")
-        return (f"{self._list_id}\t{lead.phone_e164}\t{first}\t{last}\t{state}\t{postal}\t{country}\t"
+        return (f"{lead_id}\t{self._list_id}\t{lead.phone_e164}\t{first}\t{last}\t{state}\t{postal}\t{country}\t"
                 f"{lead.timezone or _NULL}\t{array}\t{lead.priority}\t{'t' if lead.consent_call else 'f'}\t{custom}\n")
 
     def _array(self, zones: tuple[str, ...]) -> str:
@@ -169,10 +194,67 @@ class PgLeadStore:
 
 
 class _CommittingStore(PgLeadStore):
+    """Commits every chunk; with ``copies`` > 1 the COPYs run on that many connections of their own,
+    each in a thread, while this one's connection does the look-ups and hands out the ids.
+
+    Why several: one backend's COPY into ``leads`` (seven indexes, checks, triggers) costs more
+    CPU than the Python side of the import, so a single connection leaves a core idle.
+    :meth:`write` returns once its chunk is handed over and at most ``copies`` are in flight;
+    :meth:`flush` waits for the rest. A deadlock between two chunks' statement triggers (both
+    adding the same new time zones to ``list_zones``) is retried: the chunk is copied again.
+    """
+
+    def __init__(self, conn: sa.Connection, list_id: int, campaign_id: int, engine: sa.Engine, copies: int) -> None:
+        super().__init__(conn, list_id, campaign_id)
+        conn.commit()  # no snapshot held across the import
+        self._engine = engine
+        self._copies = max(copies, 1)
+        self._pool = ThreadPoolExecutor(self._copies, thread_name_prefix="import-copy") if self._copies > 1 else None
+        self._in_flight: deque[Future[None]] = deque()
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+
     def write(self, leads: list[NormalizedLead]) -> int:
-        written = super().write(leads)
+        ids = self.reserve_ids(len(leads))
         self.conn.commit()
-        return written
+        if self._pool is None:
+            self._copy_committed(self.conn.connection.driver_connection, ids, leads)
+            return len(leads)
+        self._in_flight.append(self._pool.submit(self._copy_in_thread, ids, leads))
+        while len(self._in_flight) >= self._copies:
+            self._in_flight.popleft().result()
+        return len(leads)
+
+    def flush(self) -> None:
+        while self._in_flight:
+            self._in_flight.popleft().result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for connection in self._connections:
+            connection.close()
+
+    def _copy_in_thread(self, ids: list[int], leads: list[NormalizedLead]) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._engine.raw_connection()
+            with self._lock:
+                self._connections.append(connection)
+        self._copy_committed(connection.driver_connection, ids, leads)
+
+    def _copy_committed(self, dbapi_connection: Any, ids: list[int], leads: list[NormalizedLead]) -> None:
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                self.copy(dbapi_connection, ids, leads)
+                dbapi_connection.commit()
+                return
+            except psycopg2.errors.DeadlockDetected:
+                dbapi_connection.rollback()
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                logger.info("import into list %s: chunk at row %s deadlocked, copying it again", self.list_id, leads[0].row)
 
 
 def import_into_list(
@@ -186,8 +268,10 @@ def import_into_list(
     progress: Progress | None = None,
     chunk_rows: int = 50_000,
     workers: int = 1,
+    copy_connections: int = 2,
 ) -> ImportReport:
-    """Import ``data`` (CSV/XLSX bytes) into list ``list_id``; one commit per chunk.
+    """Import ``data`` (CSV/XLSX bytes) into list ``list_id``; one commit per chunk, COPYs on
+    ``copy_connections`` connections at once (ids still follow the file).
 
     Two imports into the same list at once are not supported: the second one's COPY would hit
     the (list_id, phone_e164) unique constraint; run them one after the other.
@@ -196,11 +280,14 @@ def import_into_list(
         row = conn.execute(sa.text("SELECT campaign_id, default_region FROM lists WHERE id = :id"), {"id": list_id}).one_or_none()
         if row is None:
             raise LookupError(f"no list {list_id}")
-        store = _CommittingStore(conn, list_id, row.campaign_id)
-        report = import_file(
-            data, store, filename=filename, default_region=row.default_region, mapping=mapping,
-            allowed_country_codes=allowed_country_codes, progress=progress, chunk_rows=chunk_rows, workers=workers,
-            background_store=True,
-        )
+        store = _CommittingStore(conn, list_id, row.campaign_id, engine, copy_connections)
+        try:
+            report = import_file(
+                data, store, filename=filename, default_region=row.default_region, mapping=mapping,
+                allowed_country_codes=allowed_country_codes, progress=progress, chunk_rows=chunk_rows,
+                workers=workers, background_store=True,
+            )
+        finally:
+            store.close()
         conn.commit()
     return report

@@ -81,8 +81,9 @@ def test_too_long_values_and_unknown_list(db_committed: sa.Engine, list_ids: tup
 
 def test_nasty_file_lands_the_same_with_worker_processes(db_committed: sa.Engine, list_ids: tuple[int, int],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real import (COPY one chunk behind the normaliser, in a helper thread) against the
-    in-memory pipeline, and with two normalising processes: same leads, same report."""
+    """The real import (COPY behind the normaliser, on one connection) against the in-memory
+    pipeline, and with two normalising processes and two COPY connections: same leads, same
+    report, ids in file order."""
     from dialer.importer import MemoryStore, import_file, writer
     from tests.unit.test_import import full_issues, nasty_csv
 
@@ -92,7 +93,8 @@ def test_nasty_file_lands_the_same_with_worker_processes(db_committed: sa.Engine
                                   {"c": campaign}).scalar_one()
     data = nasty_csv(600) + b"2125550151,OnDnc\n2125550152,OnCampaignDnc\n"
     allowed = frozenset({1, 44})
-    single = import_into_list(db_committed, list_id, data, chunk_rows=41, allowed_country_codes=allowed)
+    single = import_into_list(db_committed, list_id, data, chunk_rows=41, allowed_country_codes=allowed,
+                              copy_connections=1)
     monkeypatch.setattr(writer, "COPY_READ_CHARS", 300)  # COPY fed in many small reads (whole lines each)
     multi = import_into_list(db_committed, other_list, data, chunk_rows=41, allowed_country_codes=allowed, workers=2)
     memory = MemoryStore(dnc={"+12125550151": "global", "+12125550152": "campaign"})
@@ -110,3 +112,30 @@ def test_nasty_file_lands_the_same_with_worker_processes(db_committed: sa.Engine
          lead.timezone, list(lead.tz_candidates) or None, lead.priority, bool(lead.consent_call), lead.custom_fields)
         for lead in memory.leads
     ]  # in file order (ids follow the file), custom fields exactly as read (quotes, backslashes, newlines)
+
+
+def test_a_deadlocked_chunk_is_copied_again(db_committed: sa.Engine, list_ids: tuple[int, int],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg2.errors
+
+    from dialer.importer import writer
+
+    _, list_id = list_ids
+    real_copy = writer.PgLeadStore.copy
+    failures: list[int] = []
+
+    def copy_once_deadlocked(self: writer.PgLeadStore, connection: object, ids: list[int], leads: list) -> None:  # type: ignore[type-arg]
+        if not failures:
+            failures.append(leads[0].row)
+            real_copy(self, connection, ids, leads)  # half done, then rolled back
+            raise psycopg2.errors.DeadlockDetected("deadlock detected")
+        real_copy(self, connection, ids, leads)
+
+    monkeypatch.setattr(writer.PgLeadStore, "copy", copy_once_deadlocked)
+    data = ("phone\n" + "".join(f"2125551{i:03d}\n" for i in range(100, 400))).encode()  # none on the DNC
+    report = import_into_list(db_committed, list_id, data, chunk_rows=50)
+    assert failures and report.imported == 300
+    with db_committed.connect() as conn:
+        phones = conn.execute(sa.text("SELECT phone_e164 FROM leads WHERE list_id = :l ORDER BY id"),
+                              {"l": list_id}).scalars().all()
+    assert phones == [f"+12125551{i:03d}" for i in range(100, 400)]  # once each, in file order
