@@ -11,17 +11,22 @@ reused; 100,000 DNC entries, half of them numbers of the file. Prints one JSON o
 * ``total_s``: the real import, :func:`dialer.importer.writer.import_into_list` into a fresh list
   (DNC scrub, COPY, a commit per 50,000-row chunk) -- the issue-4 target is <= 60 s on 2 cores;
   ``total_cpu_s`` (this process and its worker processes) and ``pg_backend_cpu_s`` (the
-  PostgreSQL backend, read from /proc for the embedded server) tell what it cost, and the load
-  averages (start, just before ``total_s``, end) how much of the machine other work was using.
+  PostgreSQL backends of the import's connections, read from /proc for the embedded server)
+  tell what it cost, and the load averages (start, just before ``total_s``, end) how much of
+  the machine other work was using.
 
-Measured on the 2-core dev machine, shared with other engineers' jobs (so wall time > CPU / 2):
+Measured on the 2-core dev machine, shared with other engineers' jobs (load averages as printed;
+CPU seconds are inflated too when the machine is busy):
 
-* 2026-12-02, workers=1: total_s 55.6 (total_cpu_s 22.3, pg_backend_cpu_s 25.9, load average
-  3.5 -> 5.1); pipeline_1proc_s 19.6 (cpu 15.4). Before this round: total_s 139 / 78.3,
-  pipeline 67.5 / 31.7 s.
-* workers=2 on the same machine: total_s 115 (total_cpu_s 44.9, load 4.7 -> 7.7): the extra
-  process pays for pickling rows both ways and competes with PostgreSQL for the second core, so
-  the default stays 1 (``import_into_list`` overlaps Python and PostgreSQL with a thread instead).
+* 2026-12-02 06:41, workers=1 (the default), load 1.4 -> 2.3: total_s 28.97 (total_cpu_s 19.21,
+  pg_backend_cpu_s 23.68 over the three connections); pipeline_1proc_s 14.52 (cpu 14.14).
+* the next run, ``--workers 2``, load 2.1 -> 2.4: total_s 32.65 (total_cpu_s 33.52,
+  pg_backend_cpu_s 25.74); pipeline_2proc_s 13.75 (cpu 24.95) vs pipeline_1proc_s 13.48. Shipping
+  rows to a worker process and leads back costs about what normalising them does, and PostgreSQL
+  needs the second core, so 1 stays the default on 2 cores.
+* Busier moments, workers=1: total_s 39.92 at load 4.5; 55.03 at load 5.2 (one COPY connection).
+* Before this work (one process, CSV COPY, no overlap, GC on): total_s 139 and pipeline_1proc_s
+  67.5 as first recorded; 78.32 and 31.72 (cpu 31.69) re-measured at 05:43 the same day, load ~2.
 """
 
 from __future__ import annotations
