@@ -6,7 +6,8 @@ file that cannot be read at all raises :class:`~dialer.importer.parse.ImportFile
 ``progress(done_rows, total_rows)`` is called after every chunk so a Celery task can publish it
 (``total_rows`` is an estimate until the last call).
 
-Speed (``python -m bench.import``: a million rows into PostgreSQL in 40-55 s on 2 shared cores):
+Speed (``python -m bench.import``: a million rows into PostgreSQL in 29-55 s on 2 shared cores,
+depending on what else runs there):
 
 * ``background_store=True`` (what :func:`dialer.importer.writer.import_into_list` passes) runs the
   store -- DNC and list look-ups, COPY, commit -- in one helper thread, one chunk behind: the next
@@ -133,19 +134,7 @@ def import_file(
                     progress(done_rows, max(total, done_rows))
 
             for chunk, results in _normalized_chunks(_chunks(table.rows, chunk_rows), spec, workers):
-                candidates: list[NormalizedLead] = []
-                for lead, issues in results:
-                    if issues:
-                        report.issues.extend(issues)
-                    if lead is None:
-                        continue
-                    seen = first_row.get(lead.phone_e164)
-                    if seen is not None:
-                        report.issues.append(ImportIssue(lead.row, phone_column, f"duplicate of row {seen} in this file",
-                                                         lead.phone_e164))
-                        continue
-                    first_row[lead.phone_e164] = lead.row
-                    candidates.append(lead)
+                candidates = _first_in_file(results, first_row, report.issues, phone_column)
                 done = chunk[-1][0] - 1
                 pending.append((runner.submit(_store_chunk, candidates, store, phone_column), done))
                 while len(pending) > lag:
@@ -166,6 +155,25 @@ def import_file(
 
 _ROW = attrgetter("row")
 Stored = tuple[int, list[ImportIssue]]
+
+
+def _first_in_file(results: Result, first_row: dict[str, int], issues: list[ImportIssue],
+                   column: str) -> list[NormalizedLead]:
+    """The chunk's leads whose number the file has not had yet; the row issues and the in-file
+    duplicates go to ``issues``. ``first_row`` (number -> row) spans the whole file."""
+    candidates: list[NormalizedLead] = []
+    for lead, row_issues in results:
+        if row_issues:
+            issues.extend(row_issues)
+        if lead is None:
+            continue
+        seen = first_row.get(lead.phone_e164)
+        if seen is not None:
+            issues.append(ImportIssue(lead.row, column, f"duplicate of row {seen} in this file", lead.phone_e164))
+            continue
+        first_row[lead.phone_e164] = lead.row
+        candidates.append(lead)
+    return candidates
 
 
 class _Inline:
