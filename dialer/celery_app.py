@@ -3,7 +3,11 @@
 Run with ``celery -A dialer.celery_app worker -Q dial,default`` and, as a separate worker,
 ``celery -A dialer.celery_app worker -Q imports`` (``make run`` and docker-compose both do), plus
 ``celery -A dialer.celery_app beat``. Flower works against it as usual
-(``celery -A dialer.celery_app flower``).
+(``celery -A dialer.celery_app flower``; ``pip install flower``, pinned in requirements-dev.txt,
+since the product never starts it). The workers run without ``-E`` and the app leaves
+``worker_send_task_events`` off: Flower switches task events on in every running worker itself
+(its ``--enable-events``, on by default, every 5 s); its HTTP API wants ``--basic-auth=user:pw``.
+tests/integration/test_flower.py checks all of it.
 
 Queues, by priority (an import never delays dialing: it has its own worker, so a 1 M-row file
 never occupies a slot a campaign's loop or a hopper refill needs):
