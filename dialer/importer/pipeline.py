@@ -10,8 +10,8 @@ Speed (``python -m bench.import``: a million rows into PostgreSQL in 29-55 s on 
 depending on what else runs there):
 
 * ``background_store=True`` (what :func:`dialer.importer.writer.import_into_list` passes) runs the
-  store -- DNC and list look-ups, COPY, commit -- in one helper thread, one chunk behind: the next
-  chunk is normalised while PostgreSQL works on the last one (psycopg2 releases the GIL while it
+  store -- DNC and list look-ups, COPY, commit -- in one helper thread, up to two chunks behind:
+  the next chunk is normalised while PostgreSQL works on the last ones (psycopg2 releases the GIL while it
   waits on the server), so the import costs about max(Python, PostgreSQL) instead of the sum.
   A store may return from ``write`` before the rows land (the PostgreSQL one COPYs on two
   connections at once); the last chunk is counted once its ``flush`` returns.
@@ -122,7 +122,9 @@ def import_file(
         total = table.total_rows_estimate
         done = 0
         phone_column = _phone_column(full_mapping)
-        lag = 1 if background_store else 0  # chunks whose store may still be running
+        # Chunks whose store may still be running: two, so that this thread normalises on while the
+        # store waits for an earlier COPY (a store may keep a chunk queued per connection).
+        lag = 2 if background_store else 0
         with ThreadPoolExecutor(1, thread_name_prefix="import-store") if background_store else _Inline() as runner:
             pending: deque[tuple[Future[Stored], int]] = deque()
 

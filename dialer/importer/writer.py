@@ -199,8 +199,8 @@ class _CommittingStore(PgLeadStore):
 
     Why several: one backend's COPY into ``leads`` (seven indexes, checks, triggers) costs more
     CPU than the Python side of the import, so a single connection leaves a core idle.
-    :meth:`write` returns once its chunk is handed over and at most ``copies`` are in flight;
-    :meth:`flush` waits for the rest. A deadlock between two chunks' statement triggers (both
+    :meth:`write` returns once its chunk is handed over and at most ``copies`` are in flight
+    (so each connection has its next chunk waiting); :meth:`flush` waits for the rest. A deadlock between two chunks' statement triggers (both
     adding the same new time zones to ``list_zones``) is retried: the chunk is copied again.
     """
 
@@ -222,7 +222,7 @@ class _CommittingStore(PgLeadStore):
             self._copy_committed(self.conn.connection.driver_connection, ids, leads)
             return len(leads)
         self._in_flight.append(self._pool.submit(self._copy_in_thread, ids, leads))
-        while len(self._in_flight) >= self._copies:
+        while len(self._in_flight) > self._copies:  # one chunk queued behind those running, never more
             self._in_flight.popleft().result()
         return len(leads)
 
