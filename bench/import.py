@@ -17,18 +17,22 @@ reused; 100,000 DNC entries, half of them numbers of the file. Prints one JSON o
   less those two) and the load averages (start, just before ``total_s``, end) how much of the
   machine other work was using.
 
-Measured on the 2-core dev machine, shared with other engineers' jobs (load averages as printed;
-CPU seconds are inflated too when the machine is busy):
+Measured on the 2-core dev machine, shared with other engineers' jobs (browser suites, other
+benches): read ``others_cpu_s_during_total`` before the wall time -- the 1-minute load average
+lags and was 7-20 during most of these runs. CPU seconds are inflated too when the machine is busy.
 
-* 2026-12-02 06:41, workers=1 (the default), load 1.4 -> 2.3: total_s 28.97 (total_cpu_s 19.21,
-  pg_backend_cpu_s 23.68 over the three connections); pipeline_1proc_s 14.52 (cpu 14.14).
-* the next run, ``--workers 2``, load 2.1 -> 2.4: total_s 32.65 (total_cpu_s 33.52,
-  pg_backend_cpu_s 25.74); pipeline_2proc_s 13.75 (cpu 24.95) vs pipeline_1proc_s 13.48. Shipping
-  rows to a worker process and leads back costs about what normalising them does, and PostgreSQL
-  needs the second core, so 1 stays the default on 2 cores.
-* Busier moments, workers=1: total_s 39.92 at load 4.5; 55.03 at load 5.2 (one COPY connection).
-* Before this work (one process, CSV COPY, no overlap, GC on): total_s 139 and pipeline_1proc_s
-  67.5 as first recorded; 78.32 and 31.72 (cpu 31.69) re-measured at 05:43 the same day, load ~2.
+* 2026-12-02 06:53, final code, workers=1 (the default): total_s 36.61 (total_cpu_s 20.73,
+  pg_backend_cpu_s 25.69 over the three connections, others_cpu_s_during_total 22.84, load
+  7.2 -> 7.0); pipeline_1proc_s 17.27 (cpu 14.13).
+* the next run, ``--workers 2``: total_s 55.18 (total_cpu_s 32.99, pg_backend_cpu_s 25.1, others
+  50.49); pipeline_2proc_s 18.16 (cpu 27.26) vs pipeline_1proc_s 32.31 (cpu 16.09). Shipping rows
+  to a worker process and leads back costs about what normalising them does, and PostgreSQL
+  wants the second core, so 1 stays the default on 2 cores.
+* Other workers=1 runs of the same day: 28.97 (06:41, load 1.4) and 27.37 (06:46, before
+  others_cpu_s existed); 32.54 (others 8.15) and 33.4 (others 17.16); 85.09 when others took
+  107 of the 170 CPU seconds; two minutes later with ``--nice -10``: 35.52 (others 21.74).
+* Before this work (one process, CSV COPY on one connection, no overlap, GC on): total_s 139 and
+  pipeline_1proc_s 67.5 as first recorded; 78.32 and 31.72 (cpu 31.69) re-measured at 05:43.
 """
 
 from __future__ import annotations
