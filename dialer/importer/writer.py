@@ -8,8 +8,8 @@ lose the last chunk or two, committed without waiting for the WAL flush).
 
 Per chunk (50,000 rows): one DNC query and -- unless the list was empty when the import began --
 one duplicate query, each with the chunk's numbers as a single array literal, ids taken from the
-sequence in file order, then one COPY of the chunk in COPY's text format. The store runs one
-chunk behind the normaliser, in a helper thread (``background_store``, see
+sequence in file order, then one COPY of the chunk in COPY's text format. The store runs up to two
+chunks behind the normaliser, in a helper thread (``background_store``, see
 :mod:`dialer.importer.pipeline`); the COPYs run on ``copy_connections`` (2) connections at once,
 each reading lines as they are formatted. PostgreSQL's side of a COPY into ``leads`` (seven
 indexes, checks, triggers) is the larger half of the import's CPU, so on 2 cores one backend
