@@ -164,7 +164,9 @@ class PgLeadStore:
             # The chunk's commit need not wait for its ~40 MB of WAL to reach the disk (100-300 ms
             # a chunk, on the import's critical path): if PostgreSQL itself crashed, the last
             # chunks could be lost -- never half of one -- and re-running the file imports them,
-            # reporting the rest as "already in this list". LOCAL: this transaction only.
+            # reporting the rest as "already in this list". LOCAL: this transaction only. The job's
+            # "done" row (dialer.import_jobs) is a synchronous commit after every chunk's: once it
+            # is durable, so is every chunk before it (one WAL, flushed in order).
             cursor.execute("SET LOCAL synchronous_commit = off")
             cursor.copy_expert(f"COPY leads ({', '.join(COPY_COLUMNS)}) FROM STDIN",
                                _CopySource(map(self.copy_line, ids, leads)), size=COPY_READ_CHARS)

@@ -50,6 +50,7 @@ def upgrade() -> None:
             INSERT INTO list_zones (list_id, zone)
             SELECT DISTINCT n.list_id, z FROM new_leads n, {ZONES_OF} AS z
             WHERE z IS NOT NULL
+            ORDER BY 1, 2  -- one key order for every writer: two concurrent COPYs cannot deadlock here
             ON CONFLICT DO NOTHING;
             RETURN NULL;
         END;
@@ -68,8 +69,9 @@ def upgrade() -> None:
         CREATE FUNCTION record_lead_zones() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             INSERT INTO list_zones (list_id, zone)
-            SELECT n.list_id, z FROM (SELECT NEW.list_id, NEW.tz_candidates, NEW.timezone) n, {ZONES_OF} AS z
+            SELECT DISTINCT n.list_id, z FROM (SELECT NEW.list_id, NEW.tz_candidates, NEW.timezone) n, {ZONES_OF} AS z
             WHERE z IS NOT NULL
+            ORDER BY 1, 2
             ON CONFLICT DO NOTHING;
             RETURN NULL;
         END;
