@@ -32,9 +32,9 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from dialer.calling_hours import CallingPolicy, add_calling_seconds, calling_time_between, next_open, zone_verdict
 

@@ -517,7 +517,7 @@ def refusal_counts(conn: sa.Connection, rules: cp.CampaignRules, now: datetime) 
         ) s GROUP BY reason
     """
     sql = sql.replace("SELECT reason, count(*) AS n FROM", "SELECT reason, count(*) AS n,"
-                      " CASE WHEN reason = 'recycle_check' THEN array_agg(id) END AS ids FROM")
+                      " CASE WHEN reason = 'recycle_check' THEN array_agg(id ORDER BY id) END AS ids FROM")  # ordered: a reproducible sample
     if not rules.active:
         total = conn.execute(sa.text("SELECT count(*) FROM leads l JOIN lists li ON li.id = l.list_id"
                                      " WHERE li.campaign_id = :campaign_id"), params).scalar_one()
