@@ -129,6 +129,18 @@ def run_export_job(engine: sa.Engine, redis_client: Any, data_dir: Path, export_
         total = conn.execute(sa.text("SELECT count(*) FROM leads WHERE list_id = :l"), {"l": list_id}).scalar_one()
     redis_client.hset(key, mapping={"done": 0, "total": total, "state": "running"})
     redis_client.expire(key, PROGRESS_TTL_S)
+    try:
+        done = _write_export(engine, redis_client, key, path, list_id, total)
+    except (OSError, sa.exc.SQLAlchemyError) as exc:
+        # the page stops polling on "failed"; a Celery retry that then succeeds sets running -> done again
+        logger.warning("export %s of list %s failed: %s", export_id, list_id, exc)
+        redis_client.hset(key, mapping={"state": "failed", "error": str(exc)[:500]})
+        raise
+    redis_client.hset(key, mapping={"done": done, "total": max(total, done), "state": "done", "path": str(path)})
+    return {"export": export_id, "path": str(path), "rows": done}
+
+
+def _write_export(engine: sa.Engine, redis_client: Any, key: str, path: Path, list_id: int, total: int) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".csv.part")
     done, after = 0, 0
@@ -147,5 +159,4 @@ def run_export_job(engine: sa.Engine, redis_client: Any, data_dir: Path, export_
             after = rows[-1][0]
             redis_client.hset(key, mapping={"done": done, "total": max(total, done)})
     part.replace(path)
-    redis_client.hset(key, mapping={"done": done, "total": max(total, done), "state": "done", "path": str(path)})
-    return {"export": export_id, "path": str(path), "rows": done}
+    return done

@@ -71,6 +71,9 @@ def dnc_export() -> flask.Response:
 
 
 def init_app(server: flask.Flask) -> None:
+    from app.api import export_jobs
+
+    export_jobs.init_app(server)  # background list exports (start, progress, download)
     server.add_url_rule("/api/admin/imports/<int:job_id>/errors.csv", "admin_import_errors", import_errors)
     server.add_url_rule("/api/admin/lists/<int:list_id>/export.csv", "admin_list_export", list_export)
     server.add_url_rule("/api/admin/dnc/export.csv", "admin_dnc_export", dnc_export)

@@ -2,7 +2,9 @@
 
 An upload is previewed (first rows, one mapping dropdown per column), then imported by a Celery
 task (:mod:`dialer.import_jobs`); the progress bar polls the job's published progress, and the
-row-level error report is downloadable when it ends.
+row-level error report is downloadable when it ends. "Export in background" runs the list's
+export the same way (:mod:`app.api.export_jobs`, Celery ``dialer.tasks.export_list``): a second
+progress bar polls it and a download link appears when the file is complete.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dash.exceptions import PreventUpdate
 from app.admin import access, imports
 from app.admin import lists as service
 from app.admin.export_links import export_links
+from app.api import export_jobs
 from app.api.admin_exports import export_href
 from app.pages import register_page
 from app.services import get_services
@@ -74,6 +77,17 @@ def _editor(campaigns: list[dict[str, Any]]) -> html.Div:
     ])
 
 
+def _background_export() -> html.Div:
+    return html.Div([
+        dbc.Button("Export in background", id="lists-export-bg", color="primary", outline=True, size="sm"),
+        dbc.Progress(id="lists-export-progress", value=0, label="", striped=True, animated=True,
+                     className="mt-2", style={"height": "1.2rem"}),
+        html.Div(id="lists-export-status", className="small mt-1"),
+        dcc.Store(id="lists-export-job"),
+        dcc.Interval(id="lists-export-poll", interval=POLL_MS, disabled=True),
+    ], className="mb-2")
+
+
 def layout(**_query: str) -> html.Div:
     services = get_services()
     with services.sessions() as session:
@@ -96,6 +110,7 @@ def layout(**_query: str) -> html.Div:
                              md=5),
                      dbc.Col(actions if editable else [html.A(id="lists-export", hidden=True),
                                                        html.A(id="lists-leads-xlsx", hidden=True)], md=7)], className="g-2 mb-2"),
+            _background_export() if editable else None,
             html.Div(id="lists-action-msg"),
             html.Div(id="lists-status-counts"),
         ])], className="mb-3 shadow-sm"),
@@ -229,6 +244,36 @@ def poll(_n: Any, job: dict[str, Any] | None) -> tuple[Any, ...]:
     return p["percent"], label, status, not finished, finished, table
 
 
+def start_export(n_clicks: Any, list_id: Any) -> tuple[Any, Any, bool, int, str]:
+    if not n_clicks:
+        raise PreventUpdate
+    access.require(access.EDITORS)
+    if list_id is None:
+        return (dbc.Alert("Choose a list first.", color="warning", className="py-1", id="lists-export-nolist"),
+                None, True, 0, "")
+    export_id = export_jobs.start_export(dash.get_app().server, int(list_id))
+    queued = html.Span(f"Export of list #{int(list_id)} queued.", id="lists-export-running")
+    return queued, {"export": export_id}, False, 0, "0 %"
+
+
+def poll_export(_n: Any, job: dict[str, Any] | None) -> tuple[Any, ...]:
+    if not job:
+        raise PreventUpdate
+    access.require(access.EDITORS)
+    p = export_jobs.export_progress(get_services().redis, str(job["export"]))
+    finished = p["state"] in ("done", "failed")
+    status: Any
+    if p["state"] == "done":
+        status = html.Div([html.Span(f"Done: {p['done']:,} leads. ", id="lists-export-done"),
+                           html.A("Download the export (CSV)", href=export_jobs.download_url(p["export"]),
+                                  id="lists-export-download", download="")])
+    elif p["state"] == "failed":
+        status = dbc.Alert(f"Export failed: {p['error']}", color="danger", className="py-1", id="lists-export-failed")
+    else:
+        status = html.Span(f"{p['state']}: {p['done']:,} of {p['total']:,} leads", id="lists-export-running")
+    return p["percent"], f"{p['percent']:.0f} %", status, not finished, finished
+
+
 def register(dash_app: dash.Dash) -> None:
     dash_app.callback(Output("lists-status-counts", "children"), Output("lists-export", "href"),
                       Output("lists-leads-xlsx", "href"), Input("lists-select", "value"))(counts)
@@ -256,6 +301,18 @@ def register(dash_app: dash.Dash) -> None:
                       Output("lists-table", "children", allow_duplicate=True),
                       Input("lists-poll", "n_intervals"), State("lists-job", "data"),
                       prevent_initial_call=True)(poll)
+    dash_app.callback(Output("lists-export-status", "children"), Output("lists-export-job", "data"),
+                      Output("lists-export-poll", "disabled"), Output("lists-export-progress", "value"),
+                      Output("lists-export-progress", "label"),
+                      Input("lists-export-bg", "n_clicks"), State("lists-select", "value"),
+                      prevent_initial_call=True)(start_export)
+    dash_app.callback(Output("lists-export-progress", "value", allow_duplicate=True),
+                      Output("lists-export-progress", "label", allow_duplicate=True),
+                      Output("lists-export-status", "children", allow_duplicate=True),
+                      Output("lists-export-progress", "animated"),
+                      Output("lists-export-poll", "disabled", allow_duplicate=True),
+                      Input("lists-export-poll", "n_intervals"), State("lists-export-job", "data"),
+                      prevent_initial_call=True)(poll_export)
 
 
 register_page(
@@ -267,5 +324,5 @@ register_page(
     layout=layout,
     callbacks=register,
     order=41,
-    description="Lead lists: import with a column mapping, per-status counts, reset, export.",
+    description="Lead lists: import with a column mapping, per-status counts, reset, export (also in the background).",
 )
