@@ -21,6 +21,14 @@ requests would report 0 whatever the boards do).
 Which snapshot made each change visible is read from the raw SSE client (``cause``: ``event``,
 ``follow_up`` or ``heartbeat``), so the latency is known to be the event path's.
 
+The boards run on the same cores as the server, so their cost is reported too:
+``browser_cpu_percent`` is every Chromium process (browser, GPU/compositor, network, renderers)
+over the quiet window and over the events, in total and per board; and
+``board_main_thread_ms_per_s`` is one board's renderer main thread (CDP
+``Performance.getMetrics``: task, script, layout and style time per second, wall clock, so it
+includes waiting for a core). Chromium's per-window omnibox popups are switched off (see
+:func:`launch_chromium`; ``--window-ui`` keeps them).
+
 ``python -m bench.wallboard --boards 50`` (default 50; ``--boards 5`` for a quick run).
 """
 
@@ -62,6 +70,8 @@ PROBE_REQUESTS = 3
 # werkzeug's access line: 127.0.0.1 - - [date] "GET /path HTTP/1.1" 200 -
 REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) HTTP/[\d.]+"')
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+WINDOW_UI_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")  # see launch_chromium()
 OBSERVER_JS = """
 () => {
   window.__wbLog = [];
@@ -126,6 +136,63 @@ def cpu_s(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
+def launch_chromium(pw: Any, *, no_window_ui: bool) -> Any:
+    """``/usr/bin/chromium`` headless; with ``no_window_ui``, without the omnibox popups.
+
+    Chromium preloads two omnibox-popup WebUI pages (``chrome://omnibox-popup.top-chrome``) per
+    window, and every board's browser context is a window: 50 boards came with 100 of them,
+    working beside the boards on the same two cores (2 ms of CPU a second per board at 20
+    boards). A TV has one window. Chromium keeps only the last ``--disable-features``, so the
+    two features are added to Playwright's own list, read from the command line it launched.
+    """
+    base_args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    if not no_window_ui:
+        return pw.chromium.launch(executable_path=CHROMIUM, args=base_args)
+    probe = pw.chromium.launch(executable_path=CHROMIUM, args=base_args)
+    defaults = [arg for proc in browser_processes() if "--type=" not in " ".join(proc.cmdline())
+                for arg in proc.cmdline() if arg.startswith("--disable-features=")]
+    probe.close()
+    listed = defaults[-1].partition("=")[2].split(",") if defaults else []
+    merged = "--disable-features=" + ",".join([f for f in listed if f] + list(WINDOW_UI_FEATURES))
+    return pw.chromium.launch(executable_path=CHROMIUM, args=[*base_args, merged],
+                              ignore_default_args=defaults[-1:])
+
+
+def browser_processes() -> list[psutil.Process]:
+    """Chromium's processes (browser, renderers, GPU/utility): children of this bench, not python."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower():
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def tree_cpu_s(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            total += cpu_s(proc)
+        except psutil.Error:  # a renderer that went away: its time is lost, the rest still counts
+            continue
+    return total
+
+
+MAIN_THREAD_METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+
+def main_thread_s(cdp: Any) -> dict[str, float]:
+    """One board's renderer main-thread seconds so far (CDP ``Performance.getMetrics``)."""
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {name: float(metrics.get(name, 0.0)) for name in MAIN_THREAD_METRICS}
+
+
+def per_second_ms(before: dict[str, float], after: dict[str, float], elapsed: float) -> dict[str, float]:
+    return {name: round((after[name] - before[name]) / elapsed * 1000, 2) for name in before}
+
+
 def xacts(engine: sa.Engine, name: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :n"),
@@ -166,8 +233,7 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
         web, agg = psutil.Process(procs[0].pid), psutil.Process(procs[1].pid)
         base = f"http://127.0.0.1:{port}"
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            browser = launch_chromium(pw, no_window_ui=not args.window_ui)
             login = browser.new_context(base_url=base)
             page = login.new_page()
             page.goto("/login")
@@ -195,12 +261,18 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
                              daemon=True).start()
             time.sleep(2.0)
             _, offset = requests_in(tmp / "web.log", 0)
+            chrome = browser_processes()
+            cdp = pages[0].context.new_cdp_session(pages[0])  # one board's main thread, as a sample
+            cdp.send("Performance.enable")
             # quiet window: every board connected, heartbeat snapshots only
             x0, w0, a0, t0 = xacts(engine, name), cpu_s(web), cpu_s(agg), time.monotonic()
+            b0, m0 = tree_cpu_s(chrome), main_thread_s(cdp)
             time.sleep(args.quiet_s)
             elapsed = time.monotonic() - t0
             web_pct = (cpu_s(web) - w0) / elapsed * 100
             agg_pct = (cpu_s(agg) - a0) / elapsed * 100
+            browser_pct = (tree_cpu_s(chrome) - b0) / elapsed * 100
+            board_quiet = per_second_ms(m0, main_thread_s(cdp), elapsed)
             tps = (xacts(engine, name) - x0) / elapsed
             quiet_paths, offset = requests_in(tmp / "web.log", offset)
             for _ in range(PROBE_REQUESTS):  # the counter must see requests, or its 0 means nothing
@@ -219,6 +291,7 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
             baseline += len(r.zrange(f"pyd:campaign:{cid}:calls:ringing", 0, -1))
             sent: list[tuple[int, float]] = []
             w1, a1, t1 = cpu_s(web), cpu_s(agg), time.monotonic()
+            b1, m1 = tree_cpu_s(chrome), main_thread_s(cdp)
             for k in range(1, args.events + 1):
                 call_id = f"bench-{uuid.uuid4().hex[:10]}"
                 live.track_call(call_id, cid, None, time.time())
@@ -229,24 +302,28 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
             busy_elapsed = time.monotonic() - t1
             web_busy = (cpu_s(web) - w1) / busy_elapsed * 100
             agg_busy = (cpu_s(agg) - a1) / busy_elapsed * 100
+            browser_busy = (tree_cpu_s(chrome) - b1) / busy_elapsed * 100
+            board_busy = per_second_ms(m1, main_thread_s(cdp), busy_elapsed)
             time.sleep(1.0)
-            latencies, missed = [], 0
+            latencies: list[float] = []
+            missed = 0
             for p in pages:
                 log = p.evaluate("window.__wbLog")
                 for expected, at_ms in sent:
-                    seen = [ts for text, ts in log if text == str(expected)]
-                    if seen:
-                        latencies.append(seen[0] - at_ms)
+                    shown = [ts for text, ts in log if text == str(expected)]
+                    if shown:
+                        latencies.append(shown[0] - at_ms)
                     else:
                         missed += 1
             browser.close()
             stop_sse.set()
-        server_push, causes = [], {}
+        server_push: list[float] = []
+        causes: dict[str, int] = {}
         for expected, at_ms in sent:
-            seen = [(ts, cause) for count, ts, cause in sse_log if count == expected]
-            if seen:
-                server_push.append(seen[0][0] - at_ms)
-                causes[seen[0][1]] = causes.get(seen[0][1], 0) + 1
+            pushed = [(ts, cause) for count, ts, cause in sse_log if count == expected]
+            if pushed:
+                server_push.append(pushed[0][0] - at_ms)
+                causes[pushed[0][1]] = causes.get(pushed[0][1], 0) + 1
         return {
             "bench": "wallboard",
             "boards": args.boards,
@@ -273,6 +350,12 @@ def run(admin_url: str, redis_url: str, args: argparse.Namespace, tmp: Path) -> 
             "cpu_percent_events": {"web": round(web_busy, 2), "aggregator": round(agg_busy, 2),
                                    "web_per_board": round(web_busy / max(1, args.boards), 3)},
             "postgres_xacts_per_s_quiet": round(tps, 2),
+            # the client side, on the same machine: every Chromium process, and one board's
+            # renderer main thread (ms per second: task, script, layout, style recalculation)
+            "browser_cpu_percent": {"quiet": round(browser_pct, 1), "events": round(browser_busy, 1),
+                                    "per_board_quiet": round(browser_pct / max(1, args.boards), 2),
+                                    "per_board_events": round(browser_busy / max(1, args.boards), 2)},
+            "board_main_thread_ms_per_s": {"quiet": board_quiet, "events": board_busy},
             "server": "werkzeug threaded (python -m app); production: gunicorn gthread",
         }
     finally:
@@ -296,6 +379,8 @@ def main() -> None:
     parser.add_argument("--gap-s", type=float, default=0.7, help="seconds between events")
     parser.add_argument("--quiet-s", type=float, default=10.0)
     parser.add_argument("--leads", type=int, default=2000)
+    parser.add_argument("--window-ui", action="store_true",
+                        help="keep Chromium's per-window omnibox popups (2 WebUI pages per board)")
     args = parser.parse_args()
     if args.boards < 1 or args.events < 1:
         parser.error("--boards and --events must be >= 1")

@@ -4,8 +4,9 @@ tests/integration/test_virtual_agents_e2e.py).
 
 Covers: who may see it; a call placed through the simulator changing the board within a second
 (with a 30 s heartbeat, so only the event can have caused it); the listen / whisper / barge
-buttons reaching the simulator as ChanSpy originates with q / qw / qB; the stale banner on a
-stalled feed and its recovery; TV rotation between campaign boards; an alert shown in the strip
+buttons reaching the simulator as ChanSpy originates with q / qw / qB; a quiet board ticking
+every second with one batch of text edits per snapshot; the stale banner on a stalled feed
+(blinking without a CSS animation) and its recovery; TV rotation between campaign boards; an alert shown in the strip
 and the panel. Screenshots go to test-artifacts/; the busy TV one also to
 docs/screenshots/wallboard-tv.png.
 """
@@ -68,6 +69,33 @@ OBSERVE_JS = """
   window.__wbChanges = [];
   new MutationObserver(() => window.__wbChanges.push([el.textContent, Date.now()]))
     .observe(el, {childList: true, characterData: true, subtree: true});
+}
+"""
+
+# Every DOM change under the board, one batch per observer callback (= per task that changed
+# something): [batch, type, where, attribute]; text changes are reported on their element. Per
+# batch: [whether a snapshot arrived in that task, ms since the last snapshot].
+MUTATIONS_JS = """
+() => {
+  const where = (node) => {
+    const el = node.nodeType === 3 ? node.parentElement : node;
+    if (el.id) return "#" + el.id;
+    if (el.dataset && el.dataset.key) return el.dataset.key;
+    return el.tagName.toLowerCase() + (el.tagName === "TD" ? el.cellIndex : "");
+  };
+  const w = window;
+  Object.assign(w, {__wbMutations: [], __wbBatches: [], __wbSnapshots: 0, __wbFresh: false, __wbLast: Date.now()});
+  const es = w.pydWallboard.current().es, onmessage = es.onmessage;
+  es.onmessage = function (ev) {
+    Object.assign(w, {__wbSnapshots: w.__wbSnapshots + 1, __wbFresh: true, __wbLast: Date.now()});
+    return onmessage.call(this, ev);
+  };
+  new MutationObserver((records) => {
+    w.__wbBatches.push([w.__wbFresh, Date.now() - w.__wbLast]);
+    w.__wbFresh = false;
+    for (const r of records) w.__wbMutations.push([w.__wbBatches.length, r.type, where(r.target), r.attributeName]);
+  }).observe(document.querySelector("#wallboard-root"),
+             {subtree: true, childList: true, characterData: true, attributes: true});
 }
 """
 
@@ -255,6 +283,40 @@ def test_monitor_buttons_reach_the_simulator_as_chanspy(page, live_server, aggre
     live.forget_call(call_id)
 
 
+def test_a_quiet_board_ticks_every_second_rewriting_only_the_text_that_changed(page, live_server,
+                                                                              aggregator) -> None:
+    """Nothing happens but the 1 s heartbeat: the time in state and the clock still tick every
+    second, and each snapshot costs the board one batch of text edits (the rendering budget of 50
+    boards on one PC, bench/wallboard.py): no rebuilt rows or replaced nodes, no attribute churn,
+    no timer-driven second rendering, no running CSS animation; a snapshot equal to the last one
+    changes nothing at all."""
+    live_server.write_agent_states()
+    cid = campaigns(live_server)[0]
+    aggregator.start()  # the default 1 s heartbeat: the board's tick
+    open_board(page, live_server, "supervisor", f"/wallboard/{cid}")
+    page.wait_for_function("document.querySelectorAll('#wallboard-agents tr[data-agent-row]').length > 0")
+    time.sleep(1.5)  # past the first renderings (row cells built once)
+    page.evaluate(MUTATIONS_JS)
+    time.sleep(5.0)
+    mutations, batches, snapshots = page.evaluate("[window.__wbMutations, window.__wbBatches, window.__wbSnapshots]")
+    assert snapshots >= 3, snapshots
+    ticks = {where: {b for b, _kind, w, _a in mutations if w == where} for where in ("#wallboard-clock", "td2")}
+    assert len(ticks["#wallboard-clock"]) >= 3 and len(ticks["td2"]) >= 3, (ticks, snapshots)
+    assert {kind for _b, kind, _w, _a in mutations} <= {"characterData", "attributes"}, mutations
+    # the only attribute that may change on a quiet board: a row's colour step (time in state)
+    assert {(w, a) for _b, kind, w, a in mutations if kind == "attributes"} <= {("tr", "class")}, mutations
+    # one batch per snapshot: the clock rides on the snapshot's rendering; the timer writes it
+    # (alone) only when the heartbeat is late
+    for n, (fresh, since_ms) in enumerate(batches, start=1):
+        if not fresh:
+            assert since_ms > 1500 and {w for b, _k, w, _a in mutations if b == n} <= {"#wallboard-clock"}, (
+                n, since_ms, [m for m in mutations if m[0] == n])
+    assert page.evaluate("document.getAnimations().length") == 0
+    page.evaluate("() => { window.__wbMutations = []; window.pydWallboard.current().render(); }")
+    assert page.evaluate("window.__wbMutations.filter((m) => m[2] !== '#wallboard-clock')") == []
+    assert page.errors == [], page.errors
+
+
 def busy_floor(live_server) -> tuple[list[int], int]:
     """A floor as the dialer would write it: every agent in call has a call, and the counters
     count those calls (dials >= calls in flight, humans >= calls with an agent), so "Calls today"
@@ -361,6 +423,10 @@ def test_tv_rotates_boards_shows_alerts_stale_banner_and_recovery(page, live_ser
     aggregator.stop()
     page.locator("#wallboard-stale").wait_for(state="visible", timeout=8000)
     assert "STALE" in page.locator("#wallboard-stale").inner_text()
+    # it blinks with the board's 1 s timer, not with a CSS animation drawing frames all the time
+    page.wait_for_function("document.querySelector('#wallboard-stale').classList.contains('wb-dim')", timeout=3000)
+    page.wait_for_function("!document.querySelector('#wallboard-stale').classList.contains('wb-dim')", timeout=3000)
+    assert page.evaluate("document.getAnimations().length") == 0
     page.screenshot(path=str(artifacts_dir / "wallboard-tv-stale.png"))
     aggregator.start()
     page.locator("#wallboard-stale").wait_for(state="hidden", timeout=5000)
