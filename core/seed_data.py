@@ -74,6 +74,12 @@ AREA_CODES: tuple[AreaCode, ...] = (
     # Alaska (two candidate zones) and Hawaii
     AreaCode("907", "AK", "Anchorage", "995", 1),
     AreaCode("808", "HI", "Honolulu", "968", 1),
+    # Beyond the 50 states, so the demo has leads inside their 08:00-21:00 window at almost every
+    # UTC hour (no US zone is open 07:00-13:00 UTC): Guam/Saipan (UTC+10), Newfoundland, Puerto Rico.
+    AreaCode("671", "GU", "Hagatna", "969", 3),
+    AreaCode("670", "MP", "Saipan", "969", 2),
+    AreaCode("709", "NL", "St. John's", "A1A", 1),
+    AreaCode("787", "PR", "San Juan", "009", 1),
 )
 
 FIRST_NAMES: tuple[str, ...] = (

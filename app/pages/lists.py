@@ -16,6 +16,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 from dash import ALL, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -211,7 +212,7 @@ def start(n_clicks: Any, list_id: Any, staged: dict[str, Any] | None, choices: l
         imports.promote_upload(services.settings.data_dir, str(staged["token"]), job_id)
     except ValueError as exc:
         return dbc.Alert(str(exc), color="danger", className="py-1"), None, True
-    launcher = dash.get_app().server.extensions.get(imports.LAUNCHER_KEY, imports.celery_launcher)
+    launcher = flask.current_app.extensions.get(imports.LAUNCHER_KEY, imports.celery_launcher)
     launcher(job_id, mapping)
     return dbc.Alert(f"Import #{job_id} started.", color="info", className="py-1"), {"job": job_id}, False
 
@@ -251,7 +252,8 @@ def start_export(n_clicks: Any, list_id: Any) -> tuple[Any, Any, bool, int, str]
     if list_id is None:
         return (dbc.Alert("Choose a list first.", color="warning", className="py-1", id="lists-export-nolist"),
                 None, True, 0, "")
-    export_id = export_jobs.start_export(dash.get_app().server, int(list_id))
+    # The Flask app serving this request (dash.get_app() is the last Dash app created in the process).
+    export_id = export_jobs.start_export(flask.current_app, int(list_id))
     queued = html.Span(f"Export of list #{int(list_id)} queued.", id="lists-export-running")
     return queued, {"export": export_id}, False, 0, "0 %"
 
