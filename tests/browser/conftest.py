@@ -4,11 +4,14 @@ and headless Chromium (Debian's) driven by Playwright."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -106,6 +109,12 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+@pytest.fixture(scope="module")
+def chromium(browser: object) -> object:
+    """The module's headless Chromium (the admin-page tests' name for ``browser``)."""
+    return browser
+
+
 @pytest.fixture()
 def page(browser: object, live_server: LiveServer) -> Iterator[object]:
     """A fresh browser context (own cookies) whose console errors and page errors are collected
@@ -121,3 +130,54 @@ def page(browser: object, live_server: LiveServer) -> Iterator[object]:
     tab.requested = requested
     yield tab
     context.close()
+
+
+@contextmanager
+def job_server(
+    base_settings: Settings, db_engine: sa.Engine, db_url: str, redis_url: str, *, secret_key: str,
+    lead_count: int, dnc_count: int, launchers: Mapping[str, Callable[..., Any]],
+) -> Iterator[LiveServer]:
+    """A seeded web server whose background jobs (imports, exports) run in real threads of this
+    process, as a Celery worker would run them: ``launchers`` maps an extension key to a
+    ``thread_launcher(engine, redis, data_dir)`` factory."""
+    import redis
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from core.seed import seed
+    from tests.conftest import _truncate_all
+
+    redis.Redis.from_url(redis_url).flushdb()
+    _truncate_all(db_engine)
+    settings = dataclasses.replace(base_settings, database_url=db_url, redis_url=redis_url, secret_key=secret_key)
+    seed(db_engine, settings, lead_count=lead_count, dnc_count=dnc_count)
+    app = create_app(settings)
+    services = app.extensions["pydialer"]
+    for key, make_launcher in launchers.items():
+        app.extensions[key] = make_launcher(services.engine, services.redis, settings.data_dir)
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings.demo_password, settings, db_engine,
+                         redis_url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        services.engine.dispose()
+        _truncate_all(db_engine)
+
+
+def open_as(chromium: Any, server: LiveServer, username: str) -> tuple[Any, Any]:
+    """A new browser context signed in as ``username``; console errors collect in ``page.errors``."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, base_url=server.url, accept_downloads=True)
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", server.password)
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r".*/(wallboard)?$"))  # supervisors and managers land on the wallboard
+    return context, page

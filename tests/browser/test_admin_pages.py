@@ -4,15 +4,13 @@ download) and the what-if chart. Screenshots go to test-artifacts/admin-*.png.""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from tests.browser.conftest import CHROMIUM_ARGS, LiveServer, _free_port
+from tests.browser.conftest import LiveServer, job_server, open_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGES = ("/campaigns", "/lists", "/dnc", "/users")
@@ -31,58 +29,11 @@ VISIBLE = {  # role -> page -> (ids that must be present, ids that must be absen
 
 @pytest.fixture(scope="module")
 def admin_server(base_settings, db_engine, db_url, web_redis_url) -> Iterator[LiveServer]:
-    import redis
-    from werkzeug.serving import make_server
-
-    from app import create_app
     from app.admin.imports import LAUNCHER_KEY, thread_launcher
-    from core.seed import seed
-    from tests.conftest import _truncate_all
 
-    redis.Redis.from_url(web_redis_url).flushdb()
-    _truncate_all(db_engine)
-    settings = dataclasses.replace(base_settings, database_url=db_url, redis_url=web_redis_url,
-                                   secret_key="browser-admin-secret")
-    seed(db_engine, settings, lead_count=300, dnc_count=10)
-    app = create_app(settings)
-    services = app.extensions["pydialer"]
-    # the import job runs in a real background thread of this process, as a Celery worker would run it
-    app.extensions[LAUNCHER_KEY] = thread_launcher(services.engine, services.redis, settings.data_dir)
-    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings.demo_password, settings, db_engine,
-                         web_redis_url)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        services.engine.dispose()
-        _truncate_all(db_engine)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def open_as(chromium, server: LiveServer, username: str):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, base_url=server.url, accept_downloads=True)
-    page = context.new_page()
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", server.password)
-    page.click("#login-submit")
-    page.wait_for_url(re.compile(r".*/(wallboard)?$"))  # supervisors and managers land on the wallboard
-    return context, page
+    with job_server(base_settings, db_engine, db_url, web_redis_url, secret_key="browser-admin-secret", lead_count=300,
+                    dnc_count=10, launchers={LAUNCHER_KEY: thread_launcher}) as server:
+        yield server
 
 
 @pytest.mark.parametrize("username", list(VISIBLE))
