@@ -117,13 +117,20 @@ class CampaignSettings:
     def ofcom(self) -> bool:
         return self.abandon_window == "ofcom_24h"
 
-    def make_guard(self, answer_rate: Any = None) -> abandon.TickGuard | None:
-        """The per-tick abandon guard for these settings (None when no abandon target is set)."""
+    def make_guard(self, learned: abandon.TickGuard | None = None) -> abandon.TickGuard | None:
+        """The per-tick abandon guard for these settings (None when no abandon target is set).
+
+        ``learned``: the guard being replaced; its answer-rate, ring-time and handle-time estimates carry over.
+        """
         target = self.target_abandon_rate or 0.0
         if not 0 < target < 1:
             return None
-        return abandon.TickGuard(target, count_amd_false_positives=self.ofcom and self.amd_enabled,
-                                 answer_rate=answer_rate)
+        guard = abandon.TickGuard(target, count_amd_false_positives=self.ofcom and self.amd_enabled,
+                                  answer_rate=learned.answer_rate if learned else None,
+                                  drop_after_s=float(self.drop_after_s))
+        if learned is not None:
+            guard.ring, guard.handle = learned.ring, learned.handle
+        return guard
 
     def policy_settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -214,7 +221,7 @@ class CampaignLoop:
             self.settings = fresh
             self.policy = self._load_policy()
         self.settings = fresh
-        self.guard = fresh.make_guard(self.guard.answer_rate if self.guard else None)
+        self.guard = fresh.make_guard(self.guard)
         self._figures_at = -1e18
         self.flow.config = CallFlowConfig(
             drop_after_s=fresh.drop_after_s, drop_action=fresh.drop_action,
@@ -552,6 +559,8 @@ class CampaignLoop:
             snap = by_id.get(agent_id)
             ended = snap.since if snap is not None and snap.state not in BUSY_STATES and snap.since else now
             self.policy.on_agent_released(now, max(0.0, ended - connected_at), False)
+            if self.guard is not None:
+                self.guard.on_agent_released(max(0.0, ended - connected_at))
         self._busy = busy
 
     def observation(self, now: float) -> PacingObservation:

@@ -165,7 +165,8 @@ class Simulation:
         target = float(settings.get("target_abandon_rate", sc.target_abandon_rate))
         self.guard: TickGuard | None = None
         if guard and 0 < target < 1:
-            self.guard = TickGuard(target, count_amd_false_positives=sc.count_amd_fp and sc.amd_enabled)
+            self.guard = TickGuard(target, count_amd_false_positives=sc.count_amd_fp and sc.amd_enabled,
+                                   drop_after_s=sc.drop_after_s)
         # what the production loop's Redis counters would hold: reported-human answers, observed drops,
         # and the live answers AMD passed as human (the base of the AMD false-positive estimate)
         self.g_answers = 0
@@ -257,6 +258,8 @@ class Simulation:
             return
         self.busy.remove(agent.id)
         self.policy.on_agent_released(now, call.handle, call.unscreened)
+        if self.guard is not None:
+            self.guard.on_agent_released(call.handle)
         agent.available_since = now
         while self.waiting:
             nxt = self.waiting.popleft()

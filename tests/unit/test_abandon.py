@@ -1,9 +1,11 @@
+import numpy as np
 import pytest
 
 from core.clock import FakeClock
 from dialer.abandon import DAY_S, AbandonFigures, AbandonTracker, TickGuard, amd_false_positive_estimate
 from dialer.callflow import CallFlow, CallFlowConfig, DropCall
-from dialer.pacing.guard import HumanAnswerRate
+from dialer.pacing import PacingObservation
+from dialer.pacing.guard import HandleTime, HumanAnswerRate, expected_frees, guarded_calls
 
 
 def test_ftc_rolling_30_days_excludes_older_events() -> None:
@@ -166,3 +168,106 @@ def test_human_answer_rate_forgets_old_dials() -> None:
     for _ in range(2000):
         r.record("human")
     assert r.rate > 0.95  # a list change is followed within a few half-lives
+
+
+# --- crediting what the calls in flight really are, and the agents who free up -------------------
+
+
+def _learned(mix: list[tuple[float, str]], repeat: int) -> TickGuard:
+    g = TickGuard(0.03)
+    for _ in range(repeat):
+        for ring, outcome in mix:
+            g.on_call_result(outcome, ring)
+    return g
+
+
+def test_ring_mix_a_call_that_has_rung_long_is_rarely_a_person() -> None:
+    # people answer at 5 s, machines at 15 s, no-answers at the 25 s timeout: 1 : 1 : 2
+    g = _learned([(5.0, "human"), (15.0, "machine"), (25.0, "no_answer"), (25.0, "no_answer")], 100)
+    rate = g.answer_rate.rate
+    assert 0.25 < rate < 0.3  # the prior (20 dials at 100 %) still weighs a little
+    p = g.mix.person_given_age(np.array([0.0, 4.9, 5.1, 20.0, 40.0]), rate)
+    assert p[0] == pytest.approx(0.25, abs=0.01)  # not yet rung: the overall share
+    assert p[1] == pytest.approx(0.25, abs=0.01)
+    assert p[2] < 0.01 and p[3] < 0.01  # past the moment people answer: almost surely not a person
+    assert p[4] == pytest.approx(rate)  # beyond anything seen: falls back to the overall rate
+
+
+def test_ring_mix_waits_for_enough_results() -> None:
+    g = _learned([(5.0, "human"), (25.0, "no_answer")], 50)  # 100 results < 200
+    assert not g.mix.ready
+    assert list(g.mix.person_given_age(np.array([1.0, 20.0]), 0.4)) == [0.4, 0.4]
+
+
+def test_handle_time_prior_is_slow_and_fades() -> None:
+    h = HandleTime(prior_releases=10, prior_s=600, half_life=200)
+    assert h.mean_s == 600
+    for _ in range(2000):
+        h.record(60.0)
+    assert h.mean_s == pytest.approx(60.0, rel=0.01)
+    with pytest.raises(ValueError):
+        h.record(-1.0)
+
+
+def test_expected_frees_is_memoryless_at_the_larger_of_learned_and_twice_the_elapsed_mean() -> None:
+    mean, var = expected_frees([10.0] * 40, 20.0, 60.0)
+    p = 1 - np.exp(-20 / 60)
+    assert mean == pytest.approx(40 * p) and var == pytest.approx(40 * p * (1 - p))
+    # agents stuck for 10 minutes while the learned mean says a minute: credit shrinks on its own
+    stuck, _ = expected_frees([600.0] * 40, 20.0, 60.0)
+    assert stuck == pytest.approx(40 * (1 - np.exp(-20 / 1200)))
+    assert expected_frees([], 20.0, 60.0) == (0.0, 0.0)
+    assert expected_frees([10.0], float("inf"), 60.0) == (0.0, 0.0)
+
+
+def test_credited_exposure_is_never_above_the_no_free_up_figure() -> None:
+    g = _guard(2000, 50)  # budget 10
+    no_credit = g.exposure(0, -30, 0, 30)
+    assert no_credit == pytest.approx(30.0)  # prior: every call beyond the idle agents is a person
+    people = (6.0, 5.0, 0)  # 6 expected people among the calls in flight
+    assert g.exposure(0, -30, 0, None, (0.0, 0.0), people) == pytest.approx(6.0)
+    credited = g.exposure(0, -30, 0, None, (12.0, 8.0), people)  # 12 agents expected to free
+    assert credited == pytest.approx(max(0.0, 6.0 - 12.0 + 2.0 * np.sqrt(5.0 + 8.0)))
+    assert g.exposure(0, -30, 0, None, (1.0, 0.9), people) == pytest.approx(6.0)  # capped at no-credit
+
+
+def test_guarded_calls_credits_frees_and_tells_the_policy_it_clamped() -> None:
+    """End to end through guarded_calls: with the mix learned, a policy asking for many calls is cut
+    to what the budget covers and hears ``on_guard_clamp``; with a fat budget it is not cut."""
+
+    class Asker:
+        name = "asker"
+        last_decision = None
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+            self.clamped_at: list[float] = []
+
+        def calls_to_place(self, obs: PacingObservation) -> int:
+            return self.n
+
+        def on_guard_clamp(self, now: float) -> None:
+            self.clamped_at.append(now)
+
+    mix = [(6.0, "human"), (16.0, "machine"), (25.0, "no_answer"), (25.0, "no_answer"), (2.0, "failed")]
+    obs = PacingObservation(now=100.0, agents_logged_in=40, agents_idle=0, busy_elapsed_s=[30.0] * 40,
+                            ringing_elapsed_s=[1.0] * 10 + [18.0] * 30, calls_waiting=0)
+    for answers, abandons, expect_cut in ((1000, 24, True), (100_000, 0, False)):
+        g = _learned(mix, 60)
+        for _ in range(300):
+            g.on_agent_released(60.0)
+        g.update(AbandonFigures(answers, abandons), 100.0)
+        policy = Asker(30)
+        placed, clamped = guarded_calls(policy, obs, g)
+        assert clamped is expect_cut
+        assert policy.clamped_at == ([100.0] if expect_cut else [])
+        if expect_cut:
+            assert 0 < placed < 30
+            # only the 10 young calls can still be people (18 s is past when people answer here)
+            frees = expected_frees(obs.busy_elapsed_s, g.ring.horizon_s + g.drop_after_s, g.handle.mean_s)
+            p = g.mix.person_given_age(np.array([1.0] * 10), g.answer_rate.rate)
+            people = (float(p.sum()), float((p * (1 - p)).sum()), 0)
+            assert g.exposure(placed, -40, 0, None, frees, people) <= g.budget()
+            assert g.exposure(placed + 1, -40, 0, None, frees, people) > g.budget()
+        else:
+            assert placed == 30

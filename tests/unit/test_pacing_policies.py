@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from dialer.pacing import PacingDecision, PacingObservation, PacingPolicy, make_policy
@@ -219,6 +220,27 @@ def test_predictive_threshold_follows_abandons() -> None:
     for i in range(2000):
         p.on_call_result(10.0 + i, "human", 8.0)
     assert p.threshold > start * 0.5
+
+
+def test_predictive_threshold_does_not_wind_up_while_a_guard_holds_dialing_back() -> None:
+    """Answers that arrive while the outer guard clamps were not paced by θ: they must not raise it
+    (``on_guard_clamp`` holds the upward steering for HOLD_S), abandons still lower it, and once
+    the hold lapses answers credit the allowance again."""
+    from dialer.pacing.predictive import HOLD_S
+
+    held, free = make_policy("predictive", **SETTINGS), make_policy("predictive", **SETTINGS)
+    start = held.threshold
+    held.on_guard_clamp(100.0)
+    for t in np.arange(100.0, 100.0 + HOLD_S, 0.5):
+        held.on_call_result(float(t), "human", 8.0)
+        free.on_call_result(float(t), "human", 8.0)
+    assert held.threshold == start
+    assert free.threshold > start
+    held.on_abandon(100.0 + HOLD_S - 1)
+    assert held.threshold < start
+    low = held.threshold
+    held.on_call_result(100.0 + HOLD_S + 1, "human", 8.0)
+    assert held.threshold > low
 
 
 def test_amd_evidence_reserves_a_false_positive_allowance() -> None:
