@@ -153,6 +153,8 @@ def measure(engine: sa.Engine, agents: int, lo: float, hi: float) -> dict[str, A
         "unfinalised_attempts": sum(a["ended_at"] is None for a in rows),
         "attempts_with_exactly_one_cdr": sum(finals.get(i) == 1 for i in ids),
         "cdrs_without_attempt": len(set(finals) - ids), "wraps": wraps,
+        "unfinalised": [{k: str(a[k]) for k in ("call_id", "outcome", "dialed_at", "answered_at", "connected_at")
+                         if k in a} for a in rows if a["ended_at"] is None],
     }
 
 
@@ -232,7 +234,8 @@ def run_live(args: argparse.Namespace, tmp: Path, admin: str, redis_url: str) ->
         t_end = time.time()
         with engine.begin() as conn:
             conn.execute(sa.update(Campaign).where(Campaign.id == cid).values(active=False))
-        drain_deadline = time.monotonic() + 120
+        # calls still in talk finish on their own: allow 15 PBX minutes (a talk time's far tail), in wall time
+        drain_deadline = time.monotonic() + max(120.0, 900.0 / args.time_scale)
         while _open_attempts(engine) and time.monotonic() < drain_deadline:
             time.sleep(0.5)
         agent_stop.set()
