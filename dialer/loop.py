@@ -120,7 +120,8 @@ class CampaignSettings:
     def make_guard(self, learned: abandon.TickGuard | None = None) -> abandon.TickGuard | None:
         """The per-tick abandon guard for these settings (None when no abandon target is set).
 
-        ``learned``: the guard being replaced; its answer-rate, ring-time and handle-time estimates carry over.
+        ``learned``: the guard being replaced; its answer-rate, ring-time, outcome-mix and handle-time
+        estimates carry over.
         """
         target = self.target_abandon_rate or 0.0
         if not 0 < target < 1:
@@ -129,7 +130,7 @@ class CampaignSettings:
                                   answer_rate=learned.answer_rate if learned else None,
                                   drop_after_s=float(self.drop_after_s))
         if learned is not None:
-            guard.ring, guard.handle = learned.ring, learned.handle
+            guard.ring, guard.mix, guard.handle = learned.ring, learned.mix, learned.handle
         return guard
 
     def policy_settings(self) -> dict[str, Any]:
@@ -558,9 +559,10 @@ class CampaignLoop:
                 continue
             snap = by_id.get(agent_id)
             ended = snap.since if snap is not None and snap.state not in BUSY_STATES and snap.since else now
-            self.policy.on_agent_released(now, max(0.0, ended - connected_at), False)
+            handle_s = max(0.0, ended - connected_at)
+            self.policy.on_agent_released(now, handle_s, False)
             if self.guard is not None:
-                self.guard.on_agent_released(max(0.0, ended - connected_at))
+                self.guard.on_agent_released(handle_s)
         self._busy = busy
 
     def observation(self, now: float) -> PacingObservation:

@@ -316,17 +316,18 @@ class TickGuard:
     i.e. every call that no idle agent is waiting for and that has not yet rung past the time people
     take to answer (:class:`HumanRingTime`), with the answer rate from :class:`HumanAnswerRate`,
     as if no busy agent freed up in time; otherwise the surplus is cut to what the budget covers
-    (progressive once it covers nothing).
-
-    Once the ring-time horizon is known, the busy agents who free up within it (``frees``, mean and
-    variance from :func:`expected_frees`) are credited against those answers at two standard
-    deviations of the difference, ``max(0, waiting + A − F + 2·√(A + var F))``, never more than the
-    no-free-up figure. Without this credit a young campaign with many calls in flight (a cold list
-    at 650 dials an agent-hour holds ~140) spent its whole run clamped: 36 % of SC4's decisions, 2.4
-    points of utilization, while the rate stayed under 2.9 %. Counting the calls already in flight, not only this tick's,
-    is what keeps successive ticks from each spending the same head-room. So the guard trips while the rolling rate is still
-    under the target, one tick's worst case ahead of it.
+    (progressive once it covers nothing). Counting the calls already in flight, not only this tick's,
+    is what keeps successive ticks from each spending the same head-room. So the guard trips while
+    the rolling rate is still under the target, one tick's worst case ahead of it.
     Figures older than ``stale_after_s`` clamp too (unknown means unsafe).
+
+    Once enough results are seen, each call in flight counts as P(person | rung so far)
+    (:class:`RingMix`) instead of the overall rate, and the busy agents who free up within the
+    ring-time horizon (mean and variance from :func:`expected_frees`) are credited against those
+    answers at ``credit_z`` standard deviations of the difference, never more than the no-free-up
+    figure. Without both, a young campaign with many calls in flight (a cold list at 650 dials an
+    agent-hour holds ~140) spent its run clamped: 36 % of SC4's decisions while its rate stayed
+    under 2.9 %.
     """
 
     def __init__(
