@@ -103,6 +103,7 @@ class LiveChannel:
     call_id: str | None = None  # from Status ``Variable: PYDIALER_CALL_ID=...``
     campaign_id: str | None = None
     lead_id: str | None = None
+    bridge_id: str = ""  # CoreShowChannel ``BridgeId``: empty when in no bridge
 
 
 class Normalizer:
@@ -283,6 +284,17 @@ class Normalizer:
             logger.warning("normaliser: ignoring malformed ARI %s event (%s)", kind, exc)
         return []
 
+    def seed(self, call_id: str, uniqueid: str, campaign_id: ev.Id | None = None,
+             lead_id: ev.Id | None = None) -> None:
+        """Track a call a previous process reported as in progress; the next :meth:`resync` judges it.
+
+        Its ``seq`` is 0 (before any snapshot): gone from the PBX's list means it ended unseen.
+        """
+        if call_id in self.calls:
+            return
+        self.calls[call_id] = CallState(call_id, campaign_id=campaign_id, lead_id=lead_id, uniqueid=uniqueid)
+        self._by_uniqueid[uniqueid] = call_id
+
     # -- re-sync after a reconnect -----------------------------------------------------------------
     def resync(self, live: list[LiveChannel], now: datetime, snapshot_seq: int | None = None) -> list[ev.CallEvent]:
         """Reconcile with the PBX's channel list after a reconnect.
@@ -310,14 +322,35 @@ class Normalizer:
             if call.seq > cutoff:
                 continue  # originated after the snapshot: not in the list yet
             out += self._end(call, 0, "Unknown (channel gone after PBX reconnect)", now, source="resync")
+        unknown: dict[str, list[LiveChannel]] = {}
         for info in live:
-            if info.call_id and info.call_id not in self.calls:
-                logger.info("resync: adopting call %s on %s (%s)", info.call_id, self.pbx, info.channel)
-                self._unknown[info.uniqueid] = (info.channel, info.linkedid, info.state)
-                self.calls[info.call_id] = CallState(info.call_id, campaign_id=info.campaign_id,
-                                                     lead_id=info.lead_id, uniqueid=info.uniqueid)
-                out += self._varset(info.uniqueid, info.channel, info.linkedid, CALL_ID_VAR, info.call_id, now)
-                out += self._state(info.uniqueid, info.state, now)
+            if not info.call_id or info.call_id in self._ended:
+                continue  # ours and over (maybe just now): a leg left behind is not a new call
+            if info.call_id not in self.calls:
+                unknown.setdefault(info.call_id, []).append(info)
+            elif info.uniqueid not in self._by_uniqueid:  # another leg of a tracked call
+                self.calls[info.call_id].legs[info.uniqueid] = info.channel
+                self._by_uniqueid[info.uniqueid] = info.call_id
+        for call_id, chans in unknown.items():
+            # Dial() to the agent copies our inherited variable onto the agent's leg: key the call on
+            # the customer channel (Originate ChannelId = call id, the root of its linkedid), whatever
+            # order the PBX lists them in, or the customer's Hangup would not end it.
+            info = min(chans, key=lambda c: (c.uniqueid != call_id, c.uniqueid != c.linkedid))
+            logger.info("resync: adopting call %s on %s (%s)", call_id, self.pbx, info.channel)
+            self._unknown[info.uniqueid] = (info.channel, info.linkedid, info.state)
+            call = self.calls[call_id] = CallState(call_id, campaign_id=info.campaign_id,
+                                                   lead_id=info.lead_id, uniqueid=info.uniqueid)
+            out += self._varset(info.uniqueid, info.channel, info.linkedid, CALL_ID_VAR, call_id, now)
+            out += self._state(info.uniqueid, info.state, now)
+            for leg in chans:
+                if leg is not info:
+                    call.legs[leg.uniqueid] = leg.channel
+                    self._by_uniqueid[leg.uniqueid] = call_id
+        # Who shares a bridge now: an adopted customer already talking to an agent is bridged, not
+        # an abandon in waiting (the BridgeEnter went by before this process listened).
+        for info in live:
+            if info.bridge_id:
+                out += self._bridge_enter(info.bridge_id, info.uniqueid, now)
         return out
 
     # -- shared internals --------------------------------------------------------------------------

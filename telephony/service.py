@@ -6,7 +6,12 @@
 * normalised call events are queued in memory and published to ``pyd:events:calls`` in order;
   Redis hiccups are retried, never dropped;
 * commands from ``pyd:commands:telephony`` (consumer group) are executed through
-  :class:`AsteriskControl`.
+  :class:`AsteriskControl`;
+* the calls in progress are kept in a Redis hash per PBX (``pyd:telephony:calls:<pbx>``), written
+  in the same pipeline as their ``dialing`` and ``hangup`` events. A restarted process (kill -9,
+  a crash) seeds its normalisers from it before logging in, so a call that ended while no process
+  listened is reported by the resync (``hangup``, source ``resync``) instead of staying open for
+  ever: the in-memory normaliser alone forgets it with the process.
 
 Call-attempt rows in PostgreSQL are written by the dialer (``dialer.cdr``) from the event stream,
 not here: one writer per row keeps the CDR exactly-once.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -33,6 +39,8 @@ from telephony.streams import EVENTS_STREAM, CommandConsumer, EventPublisher
 
 logger = logging.getLogger(__name__)
 
+CALLS_KEY = "pyd:telephony:calls"  # + ":<pbx>": call_id -> {"uniqueid", "campaign_id", "lead_id"}
+
 
 class TelephonyService:
     def __init__(
@@ -46,10 +54,13 @@ class TelephonyService:
         consumer_name: str | None = None,
         events_maxlen: int = 1_000_000,
         events_stream: str = EVENTS_STREAM,
+        calls_key: str = CALLS_KEY,
         ami_options: dict[str, Any] | None = None,
         consumer_options: dict[str, Any] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        self.client = client
+        self.calls_key = calls_key
         self.publisher = EventPublisher(client, stream=events_stream, maxlen=events_maxlen)
         self._queue: asyncio.Queue[ev.CallEvent] = asyncio.Queue()
         self.connections = [PbxConnection(s, self._sink, clock=self.clock, use_ari=use_ari, **(ami_options or {}))
@@ -101,7 +112,7 @@ class TelephonyService:
             self._in_flight = len(batch)
             while True:
                 try:
-                    await self.publisher.publish_many(batch)
+                    await self.publisher.publish_many(batch, also=self._track_calls)
                     self.published += len(batch)
                     self._in_flight = 0
                     break
@@ -109,7 +120,41 @@ class TelephonyService:
                     logger.warning("event stream: Redis unavailable (%s); retrying %d events", exc, len(batch))
                     await asyncio.sleep(0.5)
 
+    def _track_calls(self, pipe: Any, events: list[ev.Message]) -> None:
+        for event in events:
+            if not isinstance(event, ev.CallEvent) or not event.pbx:
+                continue
+            key = f"{self.calls_key}:{event.pbx}"
+            if isinstance(event, ev.Dialing):
+                pipe.hset(key, event.call_id, json.dumps({"uniqueid": event.uniqueid, "campaign_id": event.campaign_id,
+                                                          "lead_id": event.lead_id}))
+            elif isinstance(event, ev.Hangup | ev.OriginateFailed):
+                pipe.hdel(key, event.call_id)
+
+    async def _seed_calls(self) -> None:
+        """Hand each normaliser the calls a previous process left in progress (see the module doc)."""
+        for conn in self.connections:
+            while True:
+                try:
+                    rows = await self.client.hgetall(f"{self.calls_key}:{conn.server.name}")
+                    break
+                except (redis.ConnectionError, redis.TimeoutError) as exc:
+                    logger.warning("calls in progress: Redis unavailable (%s); retrying", exc)
+                    await asyncio.sleep(0.5)
+            for raw_id, raw in rows.items():
+                call_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                try:
+                    info = json.loads(raw)
+                    conn.normalizer.seed(call_id, uniqueid=info.get("uniqueid") or call_id,
+                                         campaign_id=info.get("campaign_id"), lead_id=info.get("lead_id"))
+                except (ValueError, TypeError, AttributeError) as exc:
+                    logger.warning("calls in progress: entry %s unreadable (%s); left to the dialer's sweep",
+                                   call_id, exc)
+            if rows:
+                logger.info("%s: %d calls in progress from the previous process", conn.server.name, len(rows))
+
     async def run(self, stop: asyncio.Event) -> None:
+        await self._seed_calls()
         for conn in self.connections:
             await conn.start()
         publisher = asyncio.create_task(self._publish_loop(), name="publish-events")

@@ -401,5 +401,6 @@ class AmiClient:
                 state = 0
             vars_ = found.get(uid, {})
             out.append(LiveChannel(uid, ch.get("Channel") or "", ch.get("Linkedid") or "", state,
-                                   vars_.get(CALL_ID_VAR), vars_.get(CAMPAIGN_ID_VAR), vars_.get(LEAD_ID_VAR)))
+                                   vars_.get(CALL_ID_VAR), vars_.get(CAMPAIGN_ID_VAR), vars_.get(LEAD_ID_VAR),
+                                   ch.get("BridgeId") or ""))
         return out

@@ -500,3 +500,89 @@ def test_calls_are_spread_over_several_pbxs_and_routed_back(fresh: SimulatorThre
                 await c.close()
 
         run(body())
+
+
+def test_restarted_service_ends_an_adopted_call_bridged_to_an_agent(fresh: SimulatorThread) -> None:
+    """Across a restart the customer and the agent leg both carry our call id (inherited by Dial()).
+
+    The adopted call must be keyed on the customer channel, whatever order CoreShowChannels lists
+    them in, so the customer's own Hangup ends the attempt (a bridged call across a kill -9 was
+    otherwise left open for ever).
+    """
+    async def body() -> None:
+        async with Harness(fresh.ami_port, fresh.ari_port) as first:
+            call_id = await first.dial(fresh, "human", campaign_id=9)
+            await first.wait_for(call_id, "answered")
+            await first.control.bridge_to_agent(call_id, "PJSIP/agent07")
+            await first.wait_for(call_id, "bridged_to_agent")
+        async with Harness(fresh.ami_port, fresh.ari_port) as second:
+            await second.wait_for(call_id, "answered")
+            call = second.conn.normalizer.calls[call_id]
+            assert call.uniqueid == call_id  # the customer leg (Originate ChannelId), not the agent's
+            assert [name.startswith("PJSIP/agent07") for name in call.legs.values()] == [True]
+            assert call.bridged_legs == set(call.legs)  # talking to the agent: no abandon at its hangup
+            hangup = await second.wait_for(call_id, "hangup", timeout=20)  # the customer ends the talk
+            assert hangup.source == "pbx" and "abandoned" not in second.kinds(call_id)
+            assert second.conn.normalizer.active_call_ids() == []
+
+    run(body())
+
+
+def test_call_that_ends_while_the_service_is_killed_is_reported_by_the_next_one(
+        fresh: SimulatorThread, redis_url: str, redis_client: Any, tmp_path: Path) -> None:
+    """kill -9 of ``python -m telephony`` mid-call; the customer hangs up while no process listens.
+
+    The calls-in-progress hash (written with the events) seeds the next process, whose resync
+    reports the hangup: the attempt is finalised instead of staying open with its agent "in call".
+    """
+    pbx = json.dumps([{"name": "sim1", "ami": f"tcp://pydialer:pydialer@127.0.0.1:{fresh.ami_port}",
+                       "ari": f"http://pydialer:pydialer@127.0.0.1:{fresh.ari_port}"}])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYDIALER_DATA_DIR": str(tmp_path), "REDIS_URL": redis_url,
+           "PBX_SERVERS": pbx, "LOG_LEVEL": "WARNING"}
+    calls_key = "pyd:telephony:calls:sim1"
+
+    def events_of(call_id: str) -> list[ev.CallEvent]:
+        return [decode(f) for _, f in redis_client.xrange(EVENTS_STREAM) if f.get("call_id") == call_id]
+
+    def wait_event(call_id: str, kind: str, timeout: float = 15) -> ev.CallEvent:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in events_of(call_id) if e.type == kind]
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no {kind} for {call_id}: {[e.type for e in events_of(call_id)]}")
+
+    first = subprocess.Popen([sys.executable, "-m", "telephony"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    second = None
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not ami_requests(fresh, "Login"):
+            time.sleep(0.05)
+        fresh.control("POST", "/_force", {"outcome": "human", "count": 1})
+        call_id = str(uuid.uuid4())
+        send_command(redis_client, ev.OriginateCommand(call_id=call_id, number="15551230007", campaign_id=77))
+        wait_event(call_id, "call.answered")
+        send_command(redis_client, ev.BridgeCommand(call_id=call_id, agent_endpoint="PJSIP/agent04"))
+        wait_event(call_id, "call.bridged_to_agent")
+        assert redis_client.hexists(calls_key, call_id)
+        first.kill()  # SIGKILL: no shutdown path runs
+        first.wait(10)
+        deadline = time.monotonic() + 20  # the talk (60 s at time scale 10) ends with nobody listening
+        while time.monotonic() < deadline and any(c["linkedid"] == call_id for c in fresh.control("GET", "/_channels")[1]):
+            time.sleep(0.1)
+        assert not any(c["linkedid"] == call_id for c in fresh.control("GET", "/_channels")[1])
+        assert [e.type for e in events_of(call_id)][-1] == "call.bridged_to_agent"  # nobody saw it end
+        second = subprocess.Popen([sys.executable, "-m", "telephony"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        hangup = wait_event(call_id, "call.hangup")
+        assert isinstance(hangup, ev.Hangup) and hangup.source == "resync" and str(hangup.campaign_id) == "77"
+        assert [e.type for e in events_of(call_id)].count("call.hangup") == 1
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and redis_client.hexists(calls_key, call_id):
+            time.sleep(0.05)
+        assert not redis_client.hexists(calls_key, call_id)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(10)

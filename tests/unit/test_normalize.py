@@ -157,6 +157,55 @@ def test_resync_hangs_up_lost_calls_and_adopts_unknown_ones() -> None:
     assert norm.resync(live, T0 + timedelta(seconds=61)) == []
 
 
+def test_resync_keys_an_adopted_call_on_the_customer_leg_whatever_the_listing_order() -> None:
+    # Dial() to the agent copies the inherited call id onto the agent's leg; it is listed first here.
+    live = [
+        LiveChannel("1763.8", "PJSIP/agent07-00000008", "call-b", 6, call_id="call-b", campaign_id="9",
+                    bridge_id="br-1"),
+        LiveChannel("call-b", "PJSIP/trunk-00000007", "call-b", 6, call_id="call-b", campaign_id="9",
+                    bridge_id="br-1"),
+    ]
+    norm = Normalizer("pbx1")
+    out = norm.resync(live, T0)
+    assert kinds(out) == ["dialing", "answered", "bridged_to_agent"]
+    assert out[2].agent_endpoint == "PJSIP/agent07"
+    call = norm.calls["call-b"]
+    assert call.uniqueid == "call-b" and call.legs == {"1763.8": "PJSIP/agent07-00000008"}
+    # the agent leg hanging up first ends nothing; the customer's Hangup ends the call
+    assert norm.feed(Message.build(("Event", "Hangup"), Channel="PJSIP/agent07-00000008", Uniqueid="1763.8",
+                                   Linkedid="call-b", Cause="16"), T0) == []
+    out = norm.feed(Message.build(("Event", "Hangup"), Channel="PJSIP/trunk-00000007", Uniqueid="call-b",
+                                  Linkedid="call-b", Cause="16"), T0 + timedelta(seconds=1))
+    assert kinds(out) == ["hangup"] and out[0].source == "pbx" and out[0].campaign_id == "9"  # no abandon
+    assert norm.active_call_ids() == []
+    # the same pair outside any bridge: an answered person nobody talks to is an abandon when they go
+    norm = Normalizer("pbx1")
+    norm.resync([LiveChannel("call-c", "PJSIP/trunk-0000000c", "call-c", 6, call_id="call-c")], T0)
+    out = norm.feed(Message.build(("Event", "Hangup"), Channel="PJSIP/trunk-0000000c", Uniqueid="call-c",
+                                  Linkedid="call-c", Cause="16"), T0)
+    assert kinds(out) == ["abandoned", "hangup"]
+
+
+def test_seeded_calls_from_a_previous_process_are_ended_or_kept_by_the_resync() -> None:
+    """After a kill -9 the new process is seeded with the calls in progress: one ended unseen, one lives."""
+    norm = Normalizer("pbx1")
+    norm.seed("call-gone", uniqueid="call-gone", campaign_id="9", lead_id="41")
+    norm.seed("call-up", uniqueid="call-up", campaign_id="9", lead_id="42")
+    norm.seed("call-up", uniqueid="other", campaign_id="1")  # a second seed of a known call changes nothing
+    live = [LiveChannel("call-up", "PJSIP/trunk-00000002", "call-up", 6, call_id="call-up"),
+            LiveChannel("1763.9", "PJSIP/agent02-00000009", "call-up", 6, call_id="call-up"),
+            # a leftover leg of the call that just ended is not adopted as a new call
+            LiveChannel("1763.10", "PJSIP/agent01-0000000a", "call-gone", 6, call_id="call-gone")]
+    out = norm.resync(live, T0, snapshot_seq=norm.seq)
+    gone = [e for e in out if e.call_id == "call-gone"]
+    assert kinds(gone) == ["hangup"] and gone[0].source == "resync"
+    assert (gone[0].campaign_id, gone[0].lead_id) == ("9", "41")
+    assert kinds([e for e in out if e.call_id == "call-up"]) == ["dialing", "answered"]
+    assert norm.active_call_ids() == ["call-up"] and norm.calls["call-up"].uniqueid == "call-up"
+    assert norm.calls["call-up"].legs == {"1763.9": "PJSIP/agent02-00000009"}
+    assert norm.resync(live, T0, snapshot_seq=norm.seq) == []  # nothing new the second time
+
+
 def test_resync_judges_only_originates_registered_before_the_snapshot() -> None:
     norm = Normalizer("pbx1")
     norm.register_originate("call-old", "a-o")
