@@ -308,7 +308,8 @@ class TickGuard:
     Before a tick's calls are placed: every call beyond ``progressive`` (one line per idle agent not
     already covered by a ringing or waiting call, which cannot abandon) might reach a person who finds
     no agent. The tick is allowed only if the window's remaining budget (``target × answers −
-    abandons``, the Ofcom form when AMD false positives count) still covers
+    abandons``, the Ofcom form when AMD false positives count, plus ``target ×`` the answers the calls
+    in flight and this tick's are expected to bring, since they join the denominator) still covers
 
         calls_waiting (answered people with no agent yet: each may drop)
         + (calls in flight beyond the idle agents + this tick's surplus) × human answer rate,
@@ -412,9 +413,17 @@ class TickGuard:
             self.clamps += 1
             return floor, True
         budget = self.budget()
+        rate = self.answer_rate.rate
+        # The people these calls reach are answers too: the rate stays under the target while
+        # abandons + drops ≤ target × (answers + new answers), so the expected new answers (calls in
+        # flight and this tick's surplus, at their chance of being a person) add target × that to
+        # the budget. (SC4, 8 % live: 83.8 → 84.4 % utilization at a lower abandon rate.)
+        known = people[0] if people is not None else max(0, -progressive if in_flight is None else in_flight) * rate
 
         def fits(count: int) -> bool:
-            return self.exposure(count, progressive, calls_waiting, in_flight, frees, people) <= budget
+            new_answers = known + max(0, count - floor) * rate
+            return (self.exposure(count, progressive, calls_waiting, in_flight, frees, people)
+                    <= budget + self.target * new_answers)
 
         if fits(proposed):
             return proposed, False

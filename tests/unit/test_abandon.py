@@ -78,6 +78,17 @@ def test_guard_cuts_the_surplus_to_what_the_budget_covers_at_the_observed_answer
     assert _guard(10, 5).decide(4, -1, 0, 0.0) == (0, True)
 
 
+def test_the_answers_the_surplus_brings_widen_the_budget() -> None:
+    """Drops may grow to target × (answers + new answers): a surplus of 100 calls at a 27 % answer rate
+    brings ~27 answers, so 0.8 more abandons than ``target × answers − abandons`` fit."""
+    g = _guard(1000, 20, rate_dials=1000, humans=250)  # budget 30 - 20 = 10; rate ≈ 0.266
+    rate = g.answer_rate.rate
+    placed, clamped = g.decide(100, 0, 0, 0.0)
+    assert clamped
+    assert placed * rate <= 10 + 0.03 * placed * rate < (placed + 1) * rate  # the widened bound, exactly
+    assert placed > int(10 / rate)  # the old bound (budget alone) allowed fewer
+
+
 def test_young_campaign_over_dials_after_tens_of_answers_not_hundreds() -> None:
     """With a 20 % answer rate observed, 40 clean answers already allow a few surplus calls."""
     g = _guard(40, 0, rate_dials=200, humans=40)  # budget 1.2, rate (40 + 20) / 220 = 0.27
@@ -267,7 +278,12 @@ def test_guarded_calls_credits_frees_and_tells_the_policy_it_clamped() -> None:
             frees = expected_frees(obs.busy_elapsed_s, g.ring.horizon_s + g.drop_after_s, g.handle.mean_s)
             p = g.mix.person_given_age(np.array([1.0] * 10), g.answer_rate.rate)
             people = (float(p.sum()), float((p * (1 - p)).sum()), 0)
-            assert g.exposure(placed, -40, 0, None, frees, people) <= g.budget()
-            assert g.exposure(placed + 1, -40, 0, None, frees, people) > g.budget()
+            # the budget grows by target × the answers these calls are expected to bring
+            def allowed(count: int) -> float:
+                return g.budget() + 0.03 * (people[0] + count * g.answer_rate.rate)
+
+            assert g.exposure(placed, -40, 0, None, frees, people) <= allowed(placed)
+            assert g.exposure(placed + 1, -40, 0, None, frees, people) > allowed(placed + 1)
+            assert g.exposure(placed, -40, 0, None, frees, people) > g.budget()  # the old bound would cut more
         else:
             assert placed == 30
