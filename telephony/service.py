@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -120,7 +121,7 @@ class TelephonyService:
                     logger.warning("event stream: Redis unavailable (%s); retrying %d events", exc, len(batch))
                     await asyncio.sleep(0.5)
 
-    def _track_calls(self, pipe: Any, events: list[ev.Message]) -> None:
+    def _track_calls(self, pipe: Any, events: Sequence[ev.Message]) -> None:
         for event in events:
             if not isinstance(event, ev.CallEvent) or not event.pbx:
                 continue

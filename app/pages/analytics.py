@@ -216,8 +216,8 @@ def drill_target(trigger: str, payload: dict[str, Any] | None) -> kpis.CallDrill
     if not payload:
         return None
     if trigger == "analytics-leaderboard":
-        row = payload.get("rowId")
-        return kpis.CallDrill(agent_id=int(row)) if str(row or "").isdigit() and int(row) > 0 else None
+        row = str(payload.get("rowId") or "")
+        return kpis.CallDrill(agent_id=int(row)) if row.isdigit() and int(row) > 0 else None
     points = payload.get("points") or []
     if not points:
         return None

@@ -279,11 +279,9 @@ def test_guarded_calls_credits_frees_and_tells_the_policy_it_clamped() -> None:
             p = g.mix.person_given_age(np.array([1.0] * 10), g.answer_rate.rate)
             people = (float(p.sum()), float((p * (1 - p)).sum()), 0)
             # the budget grows by target × the answers these calls are expected to bring
-            def allowed(count: int) -> float:
-                return g.budget() + 0.03 * (people[0] + count * g.answer_rate.rate)
-
-            assert g.exposure(placed, -40, 0, None, frees, people) <= allowed(placed)
-            assert g.exposure(placed + 1, -40, 0, None, frees, people) > allowed(placed + 1)
+            allowed = [g.budget() + 0.03 * (people[0] + n * g.answer_rate.rate) for n in (placed, placed + 1)]
+            assert g.exposure(placed, -40, 0, None, frees, people) <= allowed[0]
+            assert g.exposure(placed + 1, -40, 0, None, frees, people) > allowed[1]
             assert g.exposure(placed, -40, 0, None, frees, people) > g.budget()  # the old bound would cut more
         else:
             assert placed == 30
