@@ -139,9 +139,21 @@ def _secret(data_dir: Path, name: str) -> str:
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
+    # Several processes start at once (the Celery worker and Flower did, and one died on the
+    # FileExistsError): write a private file, then hard-link it into place. The link is atomic and
+    # fails if the name exists, so the first process wins, the file is whole whenever it is visible,
+    # and every other process reads the winner's secret.
+    tmp = data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            value = path.read_text().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
     return value
 
 

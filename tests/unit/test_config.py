@@ -1,5 +1,7 @@
 import dataclasses
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,31 @@ def test_unset_urls_mean_embedded_engines(tmp_path: Path) -> None:
     assert settings.embedded_postgres and settings.embedded_redis and settings.embedded_clickhouse
     assert settings.data_dir == tmp_path.resolve()
     assert settings.pbx_servers == (PbxServer(name="sim1"),)
+
+
+def _secret_after(barrier: Any, data_dir: str, out: Any) -> None:
+    barrier.wait()
+    try:
+        out.put(Settings.from_env({"PYDIALER_DATA_DIR": data_dir}).secret_key)
+    except Exception as exc:  # reported to the test, not lost in the child
+        out.put(f"error: {exc!r}")
+
+
+def test_processes_starting_together_share_one_secret_key(tmp_path: Path) -> None:
+    """The Celery worker and Flower start at once on a fresh data dir: none may fail, all agree."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(10):
+        data_dir = tmp_path / f"r{round_}"
+        barrier, out = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_secret_after, args=(barrier, str(data_dir), out)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        keys = [out.get(timeout=20) for _ in procs]
+        for p in procs:
+            p.join(10)
+        assert not [k for k in keys if k.startswith("error")], keys
+        assert len(set(keys)) == 1 and (data_dir / "secret_key").read_text() == keys[0]
+        assert not [f.name for f in data_dir.iterdir() if f.name.startswith(".")]  # no temporary files left
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
