@@ -420,12 +420,17 @@ def test_service_turns_commands_into_calls_and_publishes_events(fresh: Simulator
     run(body())
 
 
+def telephony_env(sim: SimulatorThread, redis_url: str, data_dir: Path) -> dict[str, str]:
+    """The environment ``python -m telephony`` needs to serve ``sim``."""
+    pbx = json.dumps([{"name": "sim1", "ami": f"tcp://pydialer:pydialer@127.0.0.1:{sim.ami_port}",
+                       "ari": f"http://pydialer:pydialer@127.0.0.1:{sim.ari_port}"}])
+    return {**os.environ, "PYTHONPATH": str(ROOT), "PYDIALER_DATA_DIR": str(data_dir), "REDIS_URL": redis_url,
+            "PBX_SERVERS": pbx, "LOG_LEVEL": "WARNING"}
+
+
 def test_python_m_telephony_runs_the_service_and_stops_cleanly(fresh: SimulatorThread, redis_url: str,
                                                                redis_client: Any, tmp_path: Path) -> None:
-    pbx = json.dumps([{"name": "sim1", "ami": f"tcp://pydialer:pydialer@127.0.0.1:{fresh.ami_port}",
-                       "ari": f"http://pydialer:pydialer@127.0.0.1:{fresh.ari_port}"}])
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYDIALER_DATA_DIR": str(tmp_path), "REDIS_URL": redis_url,
-           "PBX_SERVERS": pbx, "LOG_LEVEL": "WARNING"}
+    env = telephony_env(fresh, redis_url, tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "telephony"], cwd=ROOT, env=env, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 15
@@ -535,10 +540,7 @@ def test_call_that_ends_while_the_service_is_killed_is_reported_by_the_next_one(
     The calls-in-progress hash (written with the events) seeds the next process, whose resync
     reports the hangup: the attempt is finalised instead of staying open with its agent "in call".
     """
-    pbx = json.dumps([{"name": "sim1", "ami": f"tcp://pydialer:pydialer@127.0.0.1:{fresh.ami_port}",
-                       "ari": f"http://pydialer:pydialer@127.0.0.1:{fresh.ari_port}"}])
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYDIALER_DATA_DIR": str(tmp_path), "REDIS_URL": redis_url,
-           "PBX_SERVERS": pbx, "LOG_LEVEL": "WARNING"}
+    env = telephony_env(fresh, redis_url, tmp_path)
     calls_key = "pyd:telephony:calls:sim1"
 
     def events_of(call_id: str) -> list[ev.CallEvent]:
