@@ -5,7 +5,10 @@ download) and the what-if chart. Screenshots go to test-artifacts/admin-*.png.""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,12 +30,37 @@ VISIBLE = {  # role -> page -> (ids that must be present, ids that must be absen
 }
 
 
+class _UnhurriedProgress:
+    """The job's Redis client, pausing after each progress update it publishes.
+
+    The 40,000-row import takes under a second here, less than two of the page's 500 ms polls, so
+    a browser on a busy CI machine could see only 0 and 100. Pausing after each of its ~20 chunk
+    updates stretches the same real job over ~4 s: the bar then has to show what the job publishes."""
+
+    def __init__(self, client: Any, pause_s: float = 0.2) -> None:
+        self._client, self._pause_s = client, pause_s
+
+    def hset(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._client.hset(*args, **kwargs)
+        time.sleep(self._pause_s)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def unhurried_import_launcher(engine: sa.Engine, redis_client: Any, data_dir: Path) -> Any:
+    from app.admin.imports import thread_launcher
+
+    return thread_launcher(engine, _UnhurriedProgress(redis_client), data_dir)
+
+
 @pytest.fixture(scope="module")
 def admin_server(base_settings, db_engine, db_url, web_redis_url) -> Iterator[LiveServer]:
-    from app.admin.imports import LAUNCHER_KEY, thread_launcher
+    from app.admin.imports import LAUNCHER_KEY
 
     with job_server(base_settings, db_engine, db_url, web_redis_url, secret_key="browser-admin-secret", lead_count=300,
-                    dnc_count=10, launchers={LAUNCHER_KEY: thread_launcher}) as server:
+                    dnc_count=10, launchers={LAUNCHER_KEY: unhurried_import_launcher}) as server:
         yield server
 
 
