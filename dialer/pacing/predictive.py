@@ -51,21 +51,27 @@ REBUILD_S = 2.0
 JUMP_CHECK_S = 2.0
 WINDOW_S = 900.0
 HOLD_S = 30.0  # anti-windup hold after a guard clamp (SC4: 82.1 → 83.8 % at lower abandon)
+BURST_ROOM = 6.0  # below this many abandons of room in the worst window, bound the chance of a burst
 LEARNING_DIALS, LEARNING_RELEASES, LEARNING_THRESHOLD = 200, 30, 0.005
 
 
 class PredictivePolicy(BasePolicy):
     name = "predictive"
-    _held_until = -math.inf  # class default: a policy pickled before this attribute existed still loads
+    # class defaults: a policy pickled before these attributes existed still loads
+    _held_until = -math.inf
+    window_margin, window_future_share, burst_risk = 0.0, 0.5, 0.0003
 
     def __init__(
         self,
         target_abandon_rate: float = 0.03,
         dial_timeout_s: float = 30.0,
         drop_after_s: float = 2.0,
-        aim: float = 0.97,
+        aim: float = 0.99,
         confidence_z: float = 0.7,
         window_cap: float = 0.10,
+        window_margin: float = 0.0,
+        window_future_share: float = 0.5,
+        burst_risk: float = 0.0003,
         amd_false_positive_rate: float | None = None,
         initial_threshold: float = 0.01,
         gain: float = 0.25,
@@ -91,6 +97,10 @@ class PredictivePolicy(BasePolicy):
         self.offer_window_s = drop_after_s
         # short-window guard: no 15-minute window should exceed ``window_cap`` (bursts in small teams)
         self.window_cap = window_cap
+        self.window_margin = window_margin
+        self.window_future_share = window_future_share
+        self.burst_risk = burst_risk
+        self._abandon_marks: deque[tuple[float, int]] = deque()  # (time, self.humans then)
         self._humans_15: deque[float] = deque()
         self._abandons_15: deque[float] = deque()
         self.outcomes = OutcomeModel(dial_timeout_s)
@@ -164,6 +174,7 @@ class PredictivePolicy(BasePolicy):
     def on_abandon(self, now: float) -> None:
         self.abandons += 1
         self._abandons_15.append(now)
+        self._marks().append((now, self.humans))
         self._steer(-1.0)
         k = self._waiting_seen
         if 0 < k <= len(self._human_times):
@@ -243,9 +254,13 @@ class PredictivePolicy(BasePolicy):
         theta = self.threshold
         if om.matured < LEARNING_DIALS or self.handle.samples < LEARNING_RELEASES:
             theta = min(theta, LEARNING_THRESHOLD)  # cautious while the models are still mostly prior
+        window_room = self._window_room(now)
+        # a small team's window holds ~30 answers: a burst of a few drops breaks it, so the count of
+        # drops the window can still take bounds the chance of that many at once
+        burst = int(math.floor(window_room)) + 1 if window_room < BURST_ROOM else None
         if len(ages) + len(busy) <= EXACT_MAX_TERMS:
             g = self._g[busy_idx]
-            n, est = self._count_exact(self._q[age_idx], g, c, theta, n_cap)
+            n, est, burst_bound = self._count_exact(self._q[age_idx], g, c, theta, n_cap, burst)
             in_flight = float(self._q_moments[age_idx, 3 * J].sum())
             frees = float(g[:, J - 1].sum())
         else:
@@ -256,7 +271,7 @@ class PredictivePolicy(BasePolicy):
             var = sums[J : 2 * J] + gsum[J : 2 * J]
             m3 = sums[2 * J : 3 * J] - gsum[2 * J :]
             frees = float(gsum[J - 1])
-            n, est = self._count_rna(mean, var, m3, c, theta, n_cap)
+            n, est, burst_bound = self._count_rna(mean, var, m3, c, theta, n_cap, burst)
             in_flight = float(sums[3 * J])
         estimates = {
             "answer_rate": self._p_h,
@@ -266,54 +281,82 @@ class PredictivePolicy(BasePolicy):
             "threshold": theta,
             "offer_window_s": self.offer_window_s,
         }
-        capped = "model" if n < n_cap else "lines_per_agent"
-        if self._window_guard(now):
-            prog = max(self._progressive_count(obs), 0)
-            if n > prog:
-                n, capped = prog, "window_guard"
+        capped = "window_burst" if burst_bound else "model" if n < n_cap else "lines_per_agent"
+        estimates["window_room"] = window_room
+        if window_room <= self.window_margin:  # the worst window is full: one line per idle agent at most
+            n, capped = min(n, max(self._progressive_count(obs), 0)), "window_guard"
         return self._finish(obs, n, n, capped, estimates)
 
-    def _window_guard(self, now: float) -> bool:
-        """True while one or two more abandons would push the trailing 15 minutes over ``window_cap``."""
+    def _window_room(self, now: float) -> float:
+        """Abandons the worst 15-minute window containing ``now`` can still take before ``window_cap``.
+
+        Two kinds of window: the trailing 15 minutes, and each window starting at one of its recent
+        abandons, whose answers still to come are estimated at ``window_future_share`` of the trailing
+        answer rate (the guard dials slower once it bites). A burst of abandons near the end of a
+        quiet stretch is over the cap in the window that starts at the burst, not in the trailing one.
+        """
         start = now - WINDOW_S
         for q in (self._humans_15, self._abandons_15):
             while q and q[0] < start:
                 q.popleft()
-        # two abandons' margin for the answers still in flight when the guard trips
-        return len(self._abandons_15) >= self.window_cap * max(len(self._humans_15), 30) - 2.0
+        cap = self.window_cap
+        room = cap * max(len(self._humans_15), 30) - len(self._abandons_15)
+        marks = self._marks()
+        while marks and marks[0][0] < start:
+            marks.popleft()
+        rate = self.window_future_share * len(self._humans_15) / WINDOW_S
+        for count, (t, humans_then) in enumerate(reversed(marks), start=1):
+            answers = self.humans - humans_then + 1 + rate * (WINDOW_S - (now - t))
+            room = min(room, cap * max(answers, 30.0) - count)
+        return room
 
-    def _count_exact(self, qa: np.ndarray, g: np.ndarray, c: int, theta: float, n_cap: int) -> tuple[int, float]:
+    def _marks(self) -> deque[tuple[float, int]]:
+        # a policy pickled before the forward-window check existed has no marks: start empty
+        return self.__dict__.setdefault("_abandon_marks", deque())
+
+    def _count_exact(
+        self, qa: np.ndarray, g: np.ndarray, c: int, theta: float, n_cap: int, burst: int | None = None
+    ) -> tuple[int, float, bool]:
+        """The largest n whose n-th call is lost with probability ≤ θ; with ``burst``, also the chance
+        that it is the ``burst``-th drop at once (``burst`` − 1 others unserved before it) ≤ ``burst_risk``,
+        judged at the candidate's latest answer quantile (the most in-flight people land before it).
+        Returns (n, the n-th call's loss probability, whether the burst bound stopped the count)."""
         up = qa if len(qa) else np.zeros((0, J))
         down = g if len(g) else np.zeros((0, J))
         pmf, offset = exact_pmf(up, down)
-        est = float(pmf_upper_tail(pmf, offset, c).mean())
-        n = 0
-        while est <= theta and n < n_cap:
-            n += 1
+
+        def too_risky(p: np.ndarray) -> bool:
+            return burst is not None and float(pmf_upper_tail(p, offset, c + burst - 1)[-1]) > self.burst_risk
+
+        est = float(pmf_upper_tail(pmf, offset, c).mean())  # the next call's chance to be lost
+        n, placed_est = 0, est
+        while n < n_cap and est <= theta:
+            if too_risky(pmf):
+                return n, placed_est if n else est, True
+            n, placed_est = n + 1, est
             pmf = add_bernoulli(pmf, self._s)
-            nxt = float(pmf_upper_tail(pmf, offset, c).mean())
-            if nxt > theta:
-                return n, est
-            est = nxt
-        return n, est
+            est = float(pmf_upper_tail(pmf, offset, c).mean())
+        return n, placed_est if n else est, False
 
     def _count_rna(
-        self, mean: np.ndarray, var: np.ndarray, m3: np.ndarray, c: int, theta: float, n_cap: int
-    ) -> tuple[int, float]:
+        self, mean: np.ndarray, var: np.ndarray, m3: np.ndarray, c: int, theta: float, n_cap: int,
+        burst: int | None = None,
+    ) -> tuple[int, float, bool]:
+        """:meth:`_count_exact` for large teams, on the skew-corrected normal of the same counts."""
         s = self._s
         n_try = min(n_cap, 8)
         while True:
             others = np.arange(n_try)[:, None]  # n − 1 other new calls ahead of the n-th
-            tails = rna_upper_tail(
-                c,
-                mean[None, :] + others * s,
-                var[None, :] + others * s * (1 - s),
-                m3[None, :] + others * s * (1 - s) * (1 - 2 * s),
-            ).mean(axis=1)
-            over = np.nonzero(tails > theta)[0]
+            moments = (mean[None, :] + others * s, var[None, :] + others * s * (1 - s),
+                       m3[None, :] + others * s * (1 - s) * (1 - 2 * s))
+            tails = rna_upper_tail(c, *moments).mean(axis=1)
+            over_theta = tails > theta
+            bursty = (rna_upper_tail(c + burst - 1, *moments)[:, -1] > self.burst_risk if burst is not None
+                      else np.zeros(n_try, dtype=bool))
+            over = np.nonzero(over_theta | bursty)[0]
             if len(over):
                 n = int(over[0])
-                return n, float(tails[n - 1]) if n else float(tails[0])
+                return n, float(tails[n - 1]) if n else float(tails[0]), bool(bursty[n] and not over_theta[n])
             if n_try >= n_cap:
-                return n_try, float(tails[-1])
+                return n_try, float(tails[-1]), False
             n_try = min(n_cap, n_try * 4)
