@@ -257,7 +257,7 @@ class PredictivePolicy(BasePolicy):
         window_room = self._window_room(now)
         # a small team's window holds ~30 answers: a burst of a few drops breaks it, so the count of
         # drops the window can still take bounds the chance of that many at once
-        burst = int(math.floor(window_room)) + 1 if window_room < BURST_ROOM else None
+        burst = max(int(math.floor(window_room)) + 1, 1) if window_room < BURST_ROOM else None
         if len(ages) + len(busy) <= EXACT_MAX_TERMS:
             g = self._g[busy_idx]
             n, est, burst_bound = self._count_exact(self._q[age_idx], g, c, theta, n_cap, burst)

@@ -277,3 +277,41 @@ def test_predictive_window_guard_stops_over_dialing_after_a_burst() -> None:
     assert p.calls_to_place(obs(now=now + 50, **view)) == 4  # one line per idle agent only
     assert p.last_decision is not None and p.last_decision.capped_by == "window_guard"
     assert p.calls_to_place(obs(now=now + 50 + 901, **view)) > 4  # the burst has left the window
+
+
+def test_predictive_window_guard_sees_the_window_that_starts_at_a_burst() -> None:
+    """80 answers and then 5 abandons at once: the trailing 15 minutes sit at 6 % (room for 3 more;
+    the old trailing-only rule held off until 6), but the window starting at the burst holds the
+    burst and only the answers still to come (~40 at half the trailing rate): over 10 %."""
+    p = _trained(0.2)
+    now = p._now0 + 1000.0  # type: ignore[attr-defined]
+    view = {"logged": 10, "idle": 4, "busy": (200.0,) * 6}
+    for i in range(80):
+        p.on_call_result(now - 840.0 + 10.5 * i, "human", 8.0)
+    for i in range(5):
+        p.on_abandon(now - 5.0 + i)
+    # min(trailing 0.1 × 80 − 5, burst window 0.1 × (1 + 0.5 × 80 / 900 × 895) − 5)
+    assert p._window_room(now) == pytest.approx(0.1 * (1 + 0.5 * 80 / 900 * 895) - 5)  # type: ignore[attr-defined]
+    assert p.calls_to_place(obs(now=now, **view)) == 4  # one line per idle agent only
+    assert p.last_decision is not None and p.last_decision.capped_by == "window_guard"
+    assert p.last_decision.estimates["window_room"] <= 0.0
+
+
+def test_predictive_bounds_the_chance_of_a_burst_the_window_cannot_take() -> None:
+    """Two abandons of room left: the count stops where 3 drops at once would be likelier than
+    ``burst_risk``, below what the per-call threshold alone would place."""
+    counts = {}
+    for risk in (1.0, 1e-6):
+        p = _trained(0.2)
+        now = p._now0 + 1000.0  # type: ignore[attr-defined]
+        for i in range(2):
+            p.on_abandon(now - 890.0 + i)
+        for i in range(40):
+            p.on_call_result(now - 880.0 + 20.0 * i, "human", 8.0)
+        p.burst_risk = risk  # type: ignore[attr-defined]
+        assert 1.0 < p._window_room(now) < 3.0  # type: ignore[attr-defined]
+        counts[risk] = p.calls_to_place(obs(now=now, logged=10, idle=4, busy=(200.0,) * 6))
+        decision = p.last_decision
+        assert decision is not None
+        assert decision.capped_by == ("window_burst" if risk < 1.0 else "model"), decision
+    assert 4 <= counts[1e-6] < counts[1.0], counts
