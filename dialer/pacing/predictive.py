@@ -16,16 +16,22 @@ observed abandons versus an internal target so the pooled rate lands just under 
 the model's residual bias. With AMD in play (seen as machine releases) a false-positive allowance is
 reserved, because AMD hang-ups on people count as abandons under Ofcom and the dialer never sees them.
 
-Two guards sit on top: a short-window guard falls back to one line per idle agent while one or two
-more abandons would push the trailing 15 minutes past ``window_cap`` (10 %), and the rolling 30-day
+Two guards sit on top. The 15-minute window guard keeps every 15-minute window under ``window_cap``
+(10 %): it finds the room (abandons still allowed) of the worst window containing now, the trailing one
+or one starting at a recent abandon, whose answers to come are taken at ``window_future_share`` of the
+trailing rate; below ``BURST_ROOM`` abandons of room it also stops counting calls once the chance that
+the room is overrun at once (a burst of drops) exceeds ``burst_risk``, and with no room left it allows
+one line per idle agent. (A 5-agent team has ~30 answers a window, so 3 abandons fill it, and most bad
+windows were a burst of 3–4 drops within seconds after a quiet stretch.) The rolling 30-day
 :class:`~dialer.pacing.guard.AbandonGuard` (fed by ``set_compliance_state``) does the same campaign-wide.
 A ``target_abandon_rate`` of 0 means no over-dial at all (progressive). When the production guard
 (:func:`~dialer.pacing.guard.guarded_calls`) cuts a decision it calls :meth:`on_guard_clamp`, which
 stops θ from winding up while dialing is held back.
 
-Settings beyond the common ones: ``aim`` (0.97), ``confidence_z`` (0.7 standard errors of sampling
-margin), ``window_cap`` (0.10), ``amd_false_positive_rate`` (None = 1 % once AMD is evident),
-``initial_threshold`` (0.01: the θ a new campaign starts from; at 0.02 the first quarter hour of a
+Settings beyond the common ones: ``aim`` (0.99), ``confidence_z`` (0.7 standard errors of sampling
+margin), ``window_cap`` (0.10), ``window_margin`` (0: the room at or below which only progressive
+dialing is allowed), ``window_future_share`` (0.5), ``burst_risk`` (0.0003),
+``amd_false_positive_rate`` (None = 1 % once AMD is evident), ``initial_threshold`` (0.01: the θ a new campaign starts from; at 0.02 the first quarter hour of a
 50-agent campaign, with the models still young, dropped twice the target and the guard then held it
 progressive for ten minutes: SC4 84.4 → 84.9 %, SC7 85.9 → 86.2 %, both at a lower abandon rate)
 and ``gain`` (0.25, divided by √(1 + agents/10)).
