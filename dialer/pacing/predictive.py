@@ -31,10 +31,11 @@ stops θ from winding up while dialing is held back.
 Settings beyond the common ones: ``aim`` (0.99), ``confidence_z`` (0.7 standard errors of sampling
 margin), ``window_cap`` (0.10), ``window_margin`` (0: the room at or below which only progressive
 dialing is allowed), ``window_future_share`` (0.5), ``burst_risk`` (0.0003),
-``amd_false_positive_rate`` (None = 1 % once AMD is evident), ``initial_threshold`` (0.01: the θ a new campaign starts from; at 0.02 the first quarter hour of a
-50-agent campaign, with the models still young, dropped twice the target and the guard then held it
-progressive for ten minutes: SC4 84.4 → 84.9 %, SC7 85.9 → 86.2 %, both at a lower abandon rate)
-and ``gain`` (0.25, divided by √(1 + agents/10)).
+``amd_false_positive_rate`` (None = 1 % once AMD is evident), ``initial_threshold`` (0.01: the θ a
+new campaign starts from; at 0.02 the first quarter hour of a 50-agent campaign, with the models
+still young, dropped twice the target and the guard then held it progressive for ten minutes:
+SC4 84.4 → 84.9 %, SC7 85.9 → 86.2 %, both at a lower abandon rate) and ``gain`` (0.25, divided by
+√(1 + agents/10)).
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ class PredictivePolicy(BasePolicy):
             raise ValueError("target_abandon_rate must be in [0, 1)")
         if dial_timeout_s <= 0 or drop_after_s < 0:
             raise ValueError("dial_timeout_s must be > 0 and drop_after_s ≥ 0")
+        if not 0 < window_cap <= 1 or window_margin < 0:
+            raise ValueError("window_cap must be in (0, 1] and window_margin ≥ 0")
+        if not 0 <= window_future_share <= 1 or not 0 < burst_risk <= 1:
+            raise ValueError("window_future_share must be in [0, 1] and burst_risk in (0, 1]")
         self.target = target_abandon_rate
         self.aim = aim
         self.confidence_z = confidence_z

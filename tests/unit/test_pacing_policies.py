@@ -42,6 +42,9 @@ def test_make_policy_rejects_unknown_names_and_settings() -> None:
         make_policy("predictive", warp_factor=9)
     with pytest.raises(ValueError, match="variant"):
         make_policy("vicidial-adapt", variant="bogus")
+    for bad in ({"burst_risk": 0.0}, {"window_future_share": 1.5}, {"window_margin": -1.0}, {"window_cap": 0.0}):
+        with pytest.raises(ValueError, match="window|burst"):
+            make_policy("predictive", **bad)
     with pytest.raises(ValueError):
         PacingObservation(0.0, 5, -1)
 
