@@ -111,9 +111,8 @@ class PredictivePolicy(BasePolicy):
         self.window_margin = window_margin
         self.window_future_share = window_future_share
         self.burst_risk = burst_risk
-        self._abandon_marks: deque[tuple[float, int]] = deque()  # (time, self.humans then)
+        self._abandon_marks: deque[tuple[float, int]] = deque()  # abandons of the last 15 min: (time, self.humans then)
         self._humans_15: deque[float] = deque()
-        self._abandons_15: deque[float] = deque()
         self.outcomes = OutcomeModel(dial_timeout_s)
         self.handle = HandleModel()
         self.log_theta = math.log(initial_threshold)
@@ -184,7 +183,6 @@ class PredictivePolicy(BasePolicy):
 
     def on_abandon(self, now: float) -> None:
         self.abandons += 1
-        self._abandons_15.append(now)
         self._marks().append((now, self.humans))
         self._steer(-1.0)
         k = self._waiting_seen
@@ -307,15 +305,14 @@ class PredictivePolicy(BasePolicy):
         quiet stretch is over the cap in the window that starts at the burst, not in the trailing one.
         """
         start = now - WINDOW_S
-        for q in (self._humans_15, self._abandons_15):
-            while q and q[0] < start:
-                q.popleft()
-        cap = self.window_cap
-        room = cap * max(len(self._humans_15), 30) - len(self._abandons_15)
-        marks = self._marks()
+        humans, marks = self._humans_15, self._marks()
+        while humans and humans[0] < start:
+            humans.popleft()
         while marks and marks[0][0] < start:
             marks.popleft()
-        rate = self.window_future_share * len(self._humans_15) / WINDOW_S
+        cap = self.window_cap
+        room = cap * max(len(humans), 30) - len(marks)
+        rate = self.window_future_share * len(humans) / WINDOW_S
         for count, (t, humans_then) in enumerate(reversed(marks), start=1):
             answers = self.humans - humans_then + 1 + rate * (WINDOW_S - (now - t))
             room = min(room, cap * max(answers, 30.0) - count)
