@@ -31,11 +31,11 @@ stops θ from winding up while dialing is held back.
 Settings beyond the common ones: ``aim`` (0.99), ``confidence_z`` (0.7 standard errors of sampling
 margin), ``window_cap`` (0.10), ``window_margin`` (0: the room at or below which only progressive
 dialing is allowed), ``window_future_share`` (0.5), ``burst_risk`` (0.0003),
-``amd_false_positive_rate`` (None = 1 % once AMD is evident), ``initial_threshold`` (0.01: the θ a
-new campaign starts from; at 0.02 the first quarter hour of a 50-agent campaign, with the models
-still young, dropped twice the target and the guard then held it progressive for ten minutes:
-SC4 84.4 → 84.9 %, SC7 85.9 → 86.2 %, both at a lower abandon rate) and ``gain`` (0.25, divided by
-√(1 + agents/10)).
+``amd_false_positive_rate`` (None = 1 % once AMD is evident), ``initial_threshold`` (0.01 × target / 3 %:
+the θ a new campaign starts from, scaled with the target like the learning-phase ceiling of 0.005; at 0.02
+the first quarter hour of a 50-agent campaign, with the models still young, dropped twice the target and
+the guard then held it progressive for ten minutes: SC4 84.4 → 84.9 %, SC7 85.9 → 86.2 %, both at a lower
+abandon rate) and ``gain`` (0.25, divided by √(1 + agents/10)).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class PredictivePolicy(BasePolicy):
     name = "predictive"
     # class defaults: a policy pickled before these attributes existed still loads
     _held_until = -math.inf
+    _target_scale = 1.0
     window_margin, window_future_share, burst_risk = 0.0, 0.5, 0.0003
 
     def __init__(
@@ -80,7 +81,7 @@ class PredictivePolicy(BasePolicy):
         window_future_share: float = 0.5,
         burst_risk: float = 0.0003,
         amd_false_positive_rate: float | None = None,
-        initial_threshold: float = 0.01,
+        initial_threshold: float | None = None,
         gain: float = 0.25,
         **kwargs: object,
     ) -> None:
@@ -93,6 +94,8 @@ class PredictivePolicy(BasePolicy):
             raise ValueError("window_cap must be in (0, 1] and window_margin ≥ 0")
         if not 0 <= window_future_share <= 1 or not 0 < burst_risk <= 1:
             raise ValueError("window_future_share must be in [0, 1] and burst_risk in (0, 1]")
+        if initial_threshold is not None and not 0 < initial_threshold < 1:
+            raise ValueError("initial_threshold must be in (0, 1)")
         self.target = target_abandon_rate
         self.aim = aim
         self.confidence_z = confidence_z
@@ -115,6 +118,12 @@ class PredictivePolicy(BasePolicy):
         self._humans_15: deque[float] = deque()
         self.outcomes = OutcomeModel(dial_timeout_s)
         self.handle = HandleModel()
+        # θ is a per-call loss probability: where it starts and its ceiling while the models learn scale
+        # with the abandon target, so a campaign held to 1 % does not open at the 3 % campaign's θ, drop
+        # its whole early budget and sit clamped by the guard (SC3 at 1 %: 81.7 → 84.5 %, clamps 8.6 → 0.6 %)
+        self._target_scale = target_abandon_rate / 0.03
+        if initial_threshold is None:
+            initial_threshold = max(0.01 * self._target_scale, 1e-6)
         self.log_theta = math.log(initial_threshold)
         self.gain = gain
         self._agents = 1
@@ -262,7 +271,8 @@ class PredictivePolicy(BasePolicy):
         c = obs.agents_idle - obs.calls_waiting  # the candidate is lost if X ≥ c
         theta = self.threshold
         if om.matured < LEARNING_DIALS or self.handle.samples < LEARNING_RELEASES:
-            theta = min(theta, LEARNING_THRESHOLD)  # cautious while the models are still mostly prior
+            # cautious while the models are still mostly prior
+            theta = min(theta, LEARNING_THRESHOLD * self._target_scale)
         window_room = self._window_room(now)
         # a small team's window holds ~30 answers: a burst of a few drops breaks it, so the count of
         # drops the window can still take bounds the chance of that many at once

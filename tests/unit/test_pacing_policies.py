@@ -225,6 +225,25 @@ def test_predictive_threshold_follows_abandons() -> None:
     assert p.threshold > start * 0.5
 
 
+def test_predictive_starting_threshold_scales_with_the_abandon_target() -> None:
+    """θ is a per-call loss probability: a campaign held to 1 % starts at a third of the 3 % campaign's θ,
+    and its ceiling while the models learn is a third too, so a young campaign places fewer calls."""
+    view = obs(logged=10, idle=8, busy=(30.0,) * 2, ringing=(2.0,) * 6)
+    placed, used = {}, {}
+    for target in (0.03, 0.01, 0.003):
+        p = make_policy("predictive", **{**SETTINGS, "target_abandon_rate": target})
+        assert p.threshold == pytest.approx(0.01 * target / 0.03)
+        placed[target] = p.calls_to_place(view)
+        assert p.last_decision is not None
+        used[target] = p.last_decision.estimates["threshold"]
+    assert used == pytest.approx({0.03: 0.005, 0.01: 0.005 / 3, 0.003: 0.0005})
+    assert placed[0.03] > placed[0.01] > placed[0.003] >= 0
+    explicit = make_policy("predictive", **SETTINGS, initial_threshold=0.02)
+    assert explicit.threshold == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="initial_threshold"):
+        make_policy("predictive", **SETTINGS, initial_threshold=0.0)
+
+
 def test_predictive_threshold_does_not_wind_up_while_a_guard_holds_dialing_back() -> None:
     """Answers that arrive while the outer guard clamps were not paced by θ: they must not raise it
     (``on_guard_clamp`` holds the upward steering for HOLD_S), abandons still lower it, and once
