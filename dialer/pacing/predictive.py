@@ -60,6 +60,7 @@ WINDOW_S = 900.0
 HOLD_S = 30.0  # anti-windup hold after a guard clamp (SC4: 82.1 → 83.8 % at lower abandon)
 BURST_ROOM = 6.0  # below this many abandons of room in the worst window, bound the chance of a burst
 LEARNING_DIALS, LEARNING_RELEASES, LEARNING_THRESHOLD = 200, 30, 0.005
+REFERENCE_TARGET = 0.03  # the abandon target the starting θ (0.01) and LEARNING_THRESHOLD were tuned at
 
 
 class PredictivePolicy(BasePolicy):
@@ -121,7 +122,7 @@ class PredictivePolicy(BasePolicy):
         # θ is a per-call loss probability: where it starts and its ceiling while the models learn scale
         # with the abandon target, so a campaign held to 1 % does not open at the 3 % campaign's θ, drop
         # its whole early budget and sit clamped by the guard (SC3 at 1 %, 6 seeds: 81.96 → 84.13 %, clamps 8.1 → 1.5 %)
-        self._target_scale = target_abandon_rate / 0.03
+        self._target_scale = target_abandon_rate / REFERENCE_TARGET
         if initial_threshold is None:
             initial_threshold = max(0.01 * self._target_scale, 1e-6)
         self.log_theta = math.log(initial_threshold)
