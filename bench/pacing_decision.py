@@ -1,11 +1,12 @@
 """Decision-time micro-benchmark: ``predictive.calls_to_place`` at 500 agents (brief: < 2 ms p99).
 
-    .venv/bin/python bench/pacing_decision.py [--agents 500] [--decisions 20000]
+    .venv/bin/python bench/pacing_decision.py [--agents 500] [--decisions 20000] [--target 0.03]
 
 A policy is first trained on synthetic results (15 % live, lognormal-ish rings, 165 s handle), then fed
 observations shaped like SC6 at steady state (≈ 1 line in flight per agent, most agents busy) with time
 advancing 50 ms per decision, so the periodic model rebuilds and jump checks are included at their real
-rate (40 decisions/s, as in SC6). Prints JSON with wall-clock and thread-CPU percentiles.
+rate (40 decisions/s, as in SC6). Prints JSON with wall-clock and thread-CPU percentiles. ``--target``
+below 0.003 puts θ under ``SADDLEPOINT_BELOW``, so large-team counts take the saddlepoint check too.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agents", type=int, default=500)
     ap.add_argument("--decisions", type=int, default=20_000)
+    ap.add_argument("--target", type=float, default=0.03, help="target_abandon_rate (0.0003: the saddlepoint path)")
     args = ap.parse_args(argv)
     rng = random.Random(1)
     policy = make_policy(
-        "predictive", target_abandon_rate=0.03, dial_timeout_s=25.0, drop_after_s=2.0, max_lines_per_agent=3.0
+        "predictive", target_abandon_rate=args.target, dial_timeout_s=25.0, drop_after_s=2.0, max_lines_per_agent=3.0
     )
     t = 0.0
     for _ in range(30_000):  # 25 minutes of SC6-like traffic
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {
         "benchmark": "pacing_decision",
         "agents": n,
+        "target_abandon_rate": args.target,
         "decisions": args.decisions,
         "wall_ms": {"p50": float(np.percentile(w, 50)), "p99": float(np.percentile(w, 99)), "max": float(w.max())},
         "cpu_ms": {"p50": float(np.percentile(c, 50)), "p99": float(np.percentile(c, 99)), "max": float(c.max())},

@@ -89,6 +89,27 @@ def test_the_answers_the_surplus_brings_widen_the_budget() -> None:
     assert placed > int(10 / rate)  # the old bound (budget alone) allowed fewer
 
 
+def test_over_the_target_only_calls_that_pull_the_rate_back_down_are_let_out() -> None:
+    """Budget −10 (40 abandons in 1000 answers at 3 %): a surplus whose worst case the agents about to
+    free cover still goes out, since it adds answers and no abandons; one they do not cover is cut to
+    progressive, as is everything while the figures say nothing can free up."""
+    g = _guard(1000, 40, rate_dials=1000, humans=250)
+    assert g.budget() == pytest.approx(-10.0)
+    assert g.decide(6, 2, 0, 0.0, frees=(20.0, 4.0)) == (6, False)  # 20 agents freeing vs ~1 person
+    assert g.decide(6, 2, 0, 0.0) == (2, True)  # no agent frees: ~1 worst-case abandon > ½ × 3 % × 1 answer
+    assert g.decide(6, 2, 1, 0.0, frees=(1.0, 1.0)) == (2, True)  # a caller waiting, one agent freeing
+    # at a budget of 0 the full 3 % per new answer may go to the worst case, over the target only half
+    # of it: 1000 answers, 30 or 31 abandons, 200 surplus calls (~54 people) against ~66 agents freeing
+    surplus, rate = 200, g.answer_rate.rate
+    spread = 2.0 * (surplus * rate + 9.0) ** 0.5  # credit_z × sd of (people − frees), people as Poisson
+    frees = (surplus * rate + spread - 0.75 * 0.03 * surplus * rate, 9.0)  # worst case: ¾ of the full allowance
+    worst = surplus * rate - frees[0] + spread
+    assert 0.5 * 0.03 * surplus * rate < worst <= 0.03 * surplus * rate  # between the two allowances
+    assert _guard(1000, 30, rate_dials=1000, humans=250).decide(surplus, 0, 0, 0.0, frees=frees) == (surplus, False)
+    placed, clamped = _guard(1000, 31, rate_dials=1000, humans=250).decide(surplus, 0, 0, 0.0, frees=frees)
+    assert clamped and 0 < placed < surplus
+
+
 def test_young_campaign_over_dials_after_tens_of_answers_not_hundreds() -> None:
     """With a 20 % answer rate observed, 40 clean answers already allow a few surplus calls."""
     g = _guard(40, 0, rate_dials=200, humans=40)  # budget 1.2, rate (40 + 20) / 220 = 0.27

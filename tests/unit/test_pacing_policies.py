@@ -337,3 +337,55 @@ def test_predictive_bounds_the_chance_of_a_burst_the_window_cannot_take() -> Non
         assert decision is not None
         assert decision.capped_by == ("window_burst" if risk < 1.0 else "model"), decision
     assert 4 <= counts[1e-6] < counts[1.0], counts
+
+
+def _tight(seed: int) -> PacingPolicy:
+    """:func:`_trained`'s synthetic history, for a campaign held to 0.03 %."""
+    trained = _trained(0.08, seed)
+    p = make_policy("predictive", **{**SETTINGS, "target_abandon_rate": 0.0003})
+    p.__dict__.update({k: v for k, v in trained.__dict__.items() if k in ("outcomes", "handle", "humans", "_now0")})
+    return p
+
+
+def _exact_loss(p: PacingPolicy, view: PacingObservation, n: int) -> float:
+    """The n-th call's loss probability on the exact convolution of the policy's own rows."""
+    from dialer.pacing.probability import add_bernoulli, exact_pmf, pmf_upper_tail
+
+    om = p.outcomes  # type: ignore[attr-defined]
+    ages = np.asarray(view.ringing_elapsed_s)
+    age_idx = np.minimum((ages / om.BIN_S).astype(int), p._q.shape[0] - 1)  # type: ignore[attr-defined]
+    busy_idx = p.handle.busy_bins(np.asarray(view.busy_elapsed_s))  # type: ignore[attr-defined]
+    pmf, offset = exact_pmf(p._q[age_idx], p._g[busy_idx])  # type: ignore[attr-defined]
+    for _ in range(n - 1):
+        pmf = add_bernoulli(pmf, p._s)  # type: ignore[attr-defined]
+    return float(pmf_upper_tail(pmf, offset, view.agents_idle - view.calls_waiting).mean())
+
+
+def test_a_tight_target_counts_large_teams_on_the_saddlepoint_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held to 0.03 % (θ ≈ 1e-4, far in the tail) a 50-agent decision places exactly the calls whose loss
+    probability, on the exact convolution of the same model rows, stays under θ; the skew-corrected
+    normal alone would place more, whose last call is over θ."""
+    import dialer.pacing.predictive as predictive
+
+    rng = random.Random(3)
+    over_by_rna = 0
+    for trial in range(6):
+        p = _tight(trial + 1)
+        idle = rng.randint(4, 10)
+        view = obs(now=p._now0, logged=50, idle=idle, busy=[rng.uniform(0, 180) for _ in range(50 - idle)],  # type: ignore[attr-defined]
+                   ringing=[rng.uniform(0, 24) for _ in range(rng.randint(20, 60))])
+        n = p.calls_to_place(view)
+        theta = p.last_decision.estimates["threshold"]  # type: ignore[union-attr]
+        assert theta < predictive.SADDLEPOINT_BELOW
+        if n:
+            assert _exact_loss(p, view, n) <= theta * 1.02
+        assert _exact_loss(p, view, n + 1) > theta * 0.98
+        with monkeypatch.context() as m:
+            m.setattr(predictive, "SADDLEPOINT_BELOW", 0.0)
+            rna = _tight(trial + 1)
+            n_rna = rna.calls_to_place(view)
+        assert n_rna >= n
+        if n_rna > n:
+            over_by_rna += 1
+            assert _exact_loss(rna, view, n_rna) > theta
+    assert over_by_rna >= 4, over_by_rna  # 1-3 calls too many in each of these six
