@@ -56,6 +56,18 @@ def test_check_targets_beating_vicidial_needs_more_utilization_at_equal_or_lower
     assert not check_targets(_metrics(talk_utilization=0.55, abandon_rate=0.02), base)["beats_vicidial_adapt"]
 
 
+def test_check_targets_takes_the_equal_abandon_run_where_vicidial_ends_lower() -> None:
+    """vicidial-adapt at 0.03 %: the default run (2.8 %) cannot compare; the run held to 0.03 % can."""
+    base = {"talk_utilization": 0.61, "abandon_rate": 0.0003}
+    assert not check_targets(_metrics(), base)["beats_vicidial_adapt"]
+    held = {"talk_utilization": 0.76, "abandon_rate": 0.0001}
+    t = check_targets(_metrics(), base, held)
+    assert t["beats_vicidial_adapt"] and t["beats_vicidial_adapt_at_equal_abandon"] and t["all_met"]
+    for worse in ({"talk_utilization": 0.60, "abandon_rate": 0.0001}, {"talk_utilization": 0.76, "abandon_rate": 0.0004}):
+        t = check_targets(_metrics(), base, worse)
+        assert not t["beats_vicidial_adapt"] and not t["all_met"]
+
+
 def test_check_targets_sc7_post_shift_window() -> None:
     m = _metrics(scenario="SC7", post_shift_abandon={"3600": {"abandon_rate": 0.039}, "7200": {"abandon_rate": None}})
     assert check_targets(m, None)["post_shift_le_4pct"]
