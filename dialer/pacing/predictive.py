@@ -44,6 +44,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -302,9 +303,10 @@ class PredictivePolicy(BasePolicy):
             m3 = sums[2 * J : 3 * J] - gsum[2 * J :]
             frees = float(gsum[J - 1])
             n, est, burst_bound = self._count_rna(mean, var, m3, c, theta, n_cap, burst)
-            if theta < SADDLEPOINT_BELOW and n > 0:
+            if (theta < SADDLEPOINT_BELOW or burst is not None) and n > 0:
                 gcounts = np.bincount(busy_idx, minlength=self._g.shape[0]).astype(float)
-                n, est = self._count_saddlepoint(counts, gcounts, c, theta, n, est)
+                n, est, bursty = self._count_saddlepoint(counts, gcounts, c, theta, n, est, burst)
+                burst_bound = burst_bound or bursty
             in_flight = float(sums[3 * J])
         estimates = {
             "answer_rate": self._p_h,
@@ -371,29 +373,50 @@ class PredictivePolicy(BasePolicy):
         return n, placed_est if n else est, False
 
     def _count_saddlepoint(
-        self, counts: np.ndarray, gcounts: np.ndarray, c: int, theta: float, n_rna: int, est_rna: float
-    ) -> tuple[int, float]:
-        """The RNA's count checked on the saddlepoint tail: the largest n ≤ ``n_rna`` whose n-th call is
-        lost with probability ≤ θ (see :func:`saddlepoint_upper_tail`). The check only lowers the count:
-        the RNA under-states far tails, and where it over-states one the count stays the cautious one.
-        Up to 8 candidate counts are solved together over the occupied age and busy bins: first the RNA's
-        count and the 7 below it (one round in nearly every decision), then an 8-way search below those
-        (a bisection, one solve a step, took 5-13 ms a decision at 500 agents)."""
+        self, counts: np.ndarray, gcounts: np.ndarray, c: int, theta: float, n_rna: int, est_rna: float,
+        burst: int | None = None,
+    ) -> tuple[int, float, bool]:
+        """The RNA's count checked on the saddlepoint tail (see :func:`saddlepoint_upper_tail`): below θ =
+        ``SADDLEPOINT_BELOW`` the largest n ≤ ``n_rna`` whose n-th call is lost with probability ≤ θ, and
+        with ``burst`` the largest whose chance of being the ``burst``-th drop at once (at the latest
+        answer quantile) is ≤ ``burst_risk``, a tail of 1e-4 too. The check only lowers the count: the RNA
+        under-states far tails, and where it over-states one the count stays the cautious one.
+        Returns (n, the n-th call's loss probability, whether the burst bound lowered the count)."""
         up, nu = self._q[counts > 0], counts[counts > 0]
         down, nd = self._g[gcounts > 0], gcounts[gcounts > 0]
-        lo, hi, at_lo = 0, n_rna + 1, 0.0  # est(lo) ≤ θ (lo = 0: place nothing), est(hi) > θ (hi beyond: untested)
-        first, first_est = True, est_rna
+        n, est, bursty = n_rna, est_rna, False
+        if theta < SADDLEPOINT_BELOW:
+            n, est = self._largest_under(
+                n, theta, est, lambda k: saddlepoint_upper_tail(c, up, nu, down, nd, self._s, k - 1).mean(axis=1))
+        if burst is not None and n > 0:
+            capped, _ = self._largest_under(n, self.burst_risk, 0.0, lambda k: saddlepoint_upper_tail(
+                c + burst - 1, up[:, -1:], nu, down[:, -1:], nd, self._s[-1:], k - 1)[:, 0])
+            if capped < n:
+                n, bursty = capped, True
+        return n, est, bursty
+
+    @staticmethod
+    def _largest_under(
+        n_max: int, limit: float, est_default: float, tails: Callable[[np.ndarray], np.ndarray]
+    ) -> tuple[int, float]:
+        """The largest n ≤ ``n_max`` with ``tails(n) ≤ limit`` (tails grow with n), and its tail.
+
+        Up to 8 candidate counts are solved together: first ``n_max`` and the 7 below it (the RNA is over
+        by a few calls at most: one round in nearly every decision), then an 8-way search below those (a
+        bisection, one solve a step, took 5-13 ms a decision at 500 agents). n = 0 (place nothing) always
+        fits; its figure is the first call's tail when that was solved, else ``est_default``."""
+        lo, hi, at_lo = 0, n_max + 1, 0.0  # tails(lo) ≤ limit, tails(hi) > limit (hi beyond: untested)
+        first, first_est = True, est_default
         while hi - lo > 1:
-            if first:  # the RNA is over by a few calls at most, nearly always: its count and the 7 below it
-                cands = np.arange(max(1, n_rna - 7), n_rna + 1)
+            if first:
+                cands = np.arange(max(1, n_max - 7), n_max + 1)
                 first = False
             else:
                 cands = np.unique(np.linspace(lo + 1, hi - 1, min(8, hi - lo - 1)).round().astype(int))
-            # the n-th call's chance to be lost: n − 1 other new calls ahead of it
-            est = saddlepoint_upper_tail(c, up, nu, down, nd, self._s, cands - 1).mean(axis=1)
+            est = tails(cands)  # for the n-th call: n − 1 other new calls ahead of it
             if cands[0] == 1:
-                first_est = est[0]  # what the decision logs when nothing is placed: the first call's risk
-            fits = est <= theta
+                first_est = float(est[0])
+            fits = est <= limit
             if fits.any():
                 last = int(np.nonzero(fits)[0].max())
                 lo, at_lo = int(cands[last]), float(est[last])
@@ -403,7 +426,7 @@ class PredictivePolicy(BasePolicy):
                     lo = hi - 1
                     at_lo = float(est[cands == lo][0]) if lo in cands else at_lo
                     break
-        return lo, at_lo if lo else float(first_est)
+        return lo, at_lo if lo else first_est
 
     def _count_rna(
         self, mean: np.ndarray, var: np.ndarray, m3: np.ndarray, c: int, theta: float, n_cap: int,
