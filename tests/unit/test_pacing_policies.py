@@ -389,3 +389,46 @@ def test_a_tight_target_counts_large_teams_on_the_saddlepoint_tail(monkeypatch: 
             over_by_rna += 1
             assert _exact_loss(rna, view, n_rna) > theta
     assert over_by_rna >= 4, over_by_rna  # 1-3 calls too many in each of these six
+
+
+def test_a_large_teams_burst_bound_holds_on_the_exact_tail() -> None:
+    """Two abandons of room in a 10-agent window, 30 calls in flight (past the exact-count size): the
+    count stops where the chance of 3 drops at once, on the exact convolution of the model's own rows at
+    the latest answer quantile, would pass ``burst_risk``; the skew-corrected normal under-states that
+    tail (SC2's worst window was 12.5 % with it alone)."""
+    from dialer.pacing.probability import add_bernoulli, exact_pmf, pmf_upper_tail
+
+    rng = random.Random(5)
+    checked = 0
+    for trial in range(6):
+        p = _trained(0.1, trial + 1)
+        now = p._now0 + 1000.0  # type: ignore[attr-defined]
+        for i in range(2):
+            p.on_abandon(now - 890.0 + i)
+        for i in range(40):
+            p.on_call_result(now - 880.0 + 20.0 * i, "human", 8.0)
+        room = p._window_room(now)  # type: ignore[attr-defined]
+        assert 1.0 < room < 3.0
+        idle = rng.randint(2, 4)
+        view = obs(now=now, logged=10, idle=idle, busy=[rng.uniform(0, 200) for _ in range(10 - idle)],
+                   ringing=[rng.uniform(0, 24) for _ in range(30)])
+        n = p.calls_to_place(view)
+        decision = p.last_decision
+        assert decision is not None
+        if decision.capped_by != "window_burst":
+            continue
+        checked += 1
+        om = p.outcomes  # type: ignore[attr-defined]
+        age_idx = np.minimum((np.asarray(view.ringing_elapsed_s) / om.BIN_S).astype(int), p._q.shape[0] - 1)  # type: ignore[attr-defined]
+        busy_idx = p.handle.busy_bins(np.asarray(view.busy_elapsed_s))  # type: ignore[attr-defined]
+        pmf, offset = exact_pmf(p._q[age_idx], p._g[busy_idx])  # type: ignore[attr-defined]
+        burst_at = view.agents_idle - view.calls_waiting + int(room)  # c + burst − 1, burst = floor(room) + 1
+        tails = []
+        for _ in range(n + 1):
+            tails.append(float(pmf_upper_tail(pmf, offset, burst_at)[-1]))
+            pmf = add_bernoulli(pmf, p._s)  # type: ignore[attr-defined]
+        # the n-th call (n − 1 others ahead) within the bound, the (n + 1)-th over it
+        if n:
+            assert tails[n - 1] <= p.burst_risk * 1.02, (n, tails)  # type: ignore[attr-defined]
+        assert tails[n] > p.burst_risk * 0.98, (n, tails)  # type: ignore[attr-defined]
+    assert checked >= 3, checked
