@@ -11,7 +11,8 @@ that no agent is free within the drop window? It models
 
 at J quantiles of the candidate's own answer time, and computes the tail of the difference of those
 Poisson-binomial counts exactly (small teams) or with the skew-corrected normal (large ones; below
-θ = 1e-3, a campaign held far under the cap, that count is checked on a saddlepoint tail). It places
+θ = 1e-3, a campaign held far under the cap, and for the window's burst bound, that count is checked on
+a saddlepoint tail). It places
 the largest n whose n-th call stays under a threshold θ. θ is steered by an integral controller on
 observed abandons versus an internal target so the pooled rate lands just under the cap whatever
 the model's residual bias. With AMD in play (seen as machine releases) a false-positive allowance is

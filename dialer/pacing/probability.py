@@ -87,9 +87,9 @@ def pmf_upper_tail(pmf: np.ndarray, offset: int, c: int) -> np.ndarray:
 
 
 def _log_odds(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log(1 − p), log p) with −inf at the ends (a certain or impossible Bernoulli)."""
-    with np.errstate(divide="ignore"):
-        return np.log1p(-p), np.log(p)
+    """(log(1 − p), log p) with −inf at the ends (a certain or impossible Bernoulli; the caller's error
+    state lets log(0) through)."""
+    return np.log1p(-p), np.log(p)
 
 
 def saddlepoint_upper_tail(
@@ -177,8 +177,7 @@ def _saddlepoint(
         t_lo, t_hi = np.where(f < 0, t, t_lo), np.where(f > 0, t, t_hi)
         step = t - np.clip(f / np.maximum(d2, 1e-300), -2.0, 2.0)
         bracketed = np.isfinite(t_lo) & np.isfinite(t_hi)
-        middle = np.where(bracketed, 0.5 * (np.where(bracketed, t_lo, 0.0) + np.where(bracketed, t_hi, 0.0)), step)
-        t_new = np.where(bracketed & ((step <= t_lo) | (step >= t_hi)), middle, step)
+        t_new = np.where(bracketed & ((step <= t_lo) | (step >= t_hi)), 0.5 * (t_lo + t_hi), step)
         # Newton's error squares each step: a step under 1e-4 leaves ~1e-8 (1e-9 chased rounding noise for 30 steps)
         done = np.all(np.abs(t_new - t)[inside] < 1e-4)
         t = t_new
