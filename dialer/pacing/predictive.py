@@ -32,7 +32,7 @@ stops θ from winding up while dialing is held back.
 
 Settings beyond the common ones: ``aim`` (0.99), ``confidence_z`` (0.7 standard errors of sampling
 margin), ``window_cap`` (0.10), ``window_margin`` (0: the room at or below which only progressive
-dialing is allowed), ``window_future_share`` (0.5), ``burst_risk`` (0.0003),
+dialing is allowed), ``window_future_share`` (0.7), ``burst_risk`` (0.0003),
 ``amd_false_positive_rate`` (None = 1 % once AMD is evident), ``initial_threshold`` (0.01 × target / 3 %:
 the θ a new campaign starts from, scaled with the target like the learning-phase ceiling of 0.005; at 0.02
 the first quarter hour of a 50-agent campaign, with the models still young, dropped twice the target and
@@ -80,7 +80,7 @@ class PredictivePolicy(BasePolicy):
     # class defaults: a policy pickled before these attributes existed still loads
     _held_until = -math.inf
     _target_scale = 1.0
-    window_margin, window_future_share, burst_risk = 0.0, 0.5, 0.0003
+    window_margin, window_future_share, burst_risk = 0.0, 0.7, 0.0003
 
     def __init__(
         self,
@@ -91,7 +91,7 @@ class PredictivePolicy(BasePolicy):
         confidence_z: float = 0.7,
         window_cap: float = 0.10,
         window_margin: float = 0.0,
-        window_future_share: float = 0.5,
+        window_future_share: float = 0.7,
         burst_risk: float = 0.0003,
         amd_false_positive_rate: float | None = None,
         initial_threshold: float | None = None,

@@ -302,18 +302,21 @@ def test_predictive_window_guard_stops_over_dialing_after_a_burst() -> None:
 
 
 def test_predictive_window_guard_sees_the_window_that_starts_at_a_burst() -> None:
-    """80 answers and then 5 abandons at once: the trailing 15 minutes sit at 6 % (room for 3 more;
-    the old trailing-only rule held off until 6), but the window starting at the burst holds the
-    burst and only the answers still to come (~40 at half the trailing rate): over 10 %."""
+    """80 answers and then 6 abandons at once: the trailing 15 minutes sit at 7.5 % (room for 2 more;
+    the old trailing-only rule held off until 8), but the window starting at the burst holds the
+    burst and only the answers still to come (~56 at ``window_future_share`` of the trailing rate):
+    over 10 %."""
     p = _trained(0.2)
     now = p._now0 + 1000.0  # type: ignore[attr-defined]
     view = {"logged": 10, "idle": 4, "busy": (200.0,) * 6}
     for i in range(80):
         p.on_call_result(now - 840.0 + 10.5 * i, "human", 8.0)
-    for i in range(5):
-        p.on_abandon(now - 5.0 + i)
-    # min(trailing 0.1 × 80 − 5, burst window 0.1 × (1 + 0.5 × 80 / 900 × 895) − 5)
-    assert p._window_room(now) == pytest.approx(0.1 * (1 + 0.5 * 80 / 900 * 895) - 5)  # type: ignore[attr-defined]
+    for i in range(6):
+        p.on_abandon(now - 6.0 + i)
+    share = p.window_future_share  # type: ignore[attr-defined]
+    assert share == 0.7
+    # min(trailing 0.1 × 80 − 6, burst window 0.1 × (1 + share × 80 / 900 × 894) − 6)
+    assert p._window_room(now) == pytest.approx(0.1 * (1 + share * 80 / 900 * 894) - 6)  # type: ignore[attr-defined]
     assert p.calls_to_place(obs(now=now, **view)) == 4  # one line per idle agent only
     assert p.last_decision is not None and p.last_decision.capped_by == "window_guard"
     assert p.last_decision.estimates["window_room"] <= 0.0
