@@ -330,6 +330,9 @@ class PredictivePolicy(BasePolicy):
         abandons, whose answers still to come are estimated at ``window_future_share`` of the trailing
         answer rate (the guard dials slower once it bites). A burst of abandons near the end of a
         quiet stretch is over the cap in the window that starts at the burst, not in the trailing one.
+        The share is 0.7, not the ~0.5 of progressive dialing: answers halve only once the guard goes
+        progressive, and at 0.5 a window starting at any abandon fell under the 30-answer floor, so the
+        burst bound capped a quarter of a 10-agent team's decisions (SC2 73.06 → 74.43 %, docs/pacing.md).
         """
         start = now - WINDOW_S
         humans, marks = self._humans_15, self._marks()
