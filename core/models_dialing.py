@@ -181,7 +181,8 @@ class Disposition(Base):
     sale: Mapped[bool] = mapped_column(server_default=text("false"))
     dnc: Mapped[bool] = mapped_column(server_default=text("false"))
     callback: Mapped[bool] = mapped_column(server_default=text("false"))
-    # False for system statuses (A, B, NA, DROP) that agents never pick from the list.
+    # False for system statuses (B, NA, DC, DROP) that agents never pick from the list; "A" is both: the
+    # dialer sets it on AMD machine verdicts, and agents pick it for a machine AMD let through.
     selectable: Mapped[bool] = mapped_column(server_default=text("true"))
 
 

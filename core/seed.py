@@ -68,7 +68,7 @@ GLOBAL_DISPOSITIONS: tuple[tuple[str, str, bool, bool, bool, bool, bool], ...] =
     ("CALLBK", "Call back", True, False, False, True, True),
     ("WN", "Wrong number", True, False, False, False, True),
     ("NP", "No pitch / hung up", True, False, False, False, True),
-    ("A", "Answering machine", False, False, False, False, False),
+    ("A", "Answering machine", False, False, False, False, True),  # agents set it when AMD passed a machine
     ("B", "Busy", False, False, False, False, False),
     ("NA", "No answer", False, False, False, False, False),
     ("DC", "Disconnected number", False, False, False, False, False),

@@ -22,7 +22,10 @@ AMD false positives (Ofcom): the dialer cannot know which machine verdict was a 
 answer AMD passed as human adds the *estimate* ``r / (1 − r)`` false positives (``r`` = the engine's
 false-positive rate on live speech, :data:`DEFAULT_AMD_FALSE_POSITIVE_RATE` = 1 % unless the loop is told
 otherwise; see :func:`~dialer.pacing.guard.amd_false_positive_estimate`). Ofcom's guidance accepts a
-reasoned estimate where the exact count is unknowable.
+reasoned estimate where the exact count is unknowable. A "human" verdict the agent then dispositions
+as not live (``human_answered`` false: "A" answering machine) was a machine AMD missed, not a person
+it heard, so it takes its estimate back (the loop records ``−r / (1 − r)``; :func:`pg_figures` leaves it
+out of the base). A dropped call's identity stays unknown: it stays in the base and in the abandons.
 
 Windows: the FTC figure sums UTC-day buckets (today plus the 29 previous days; the exact figure is
 :func:`pg_figures`); the Ofcom figure is a *rolling* 24 h, summed from 10-minute buckets (the 145
@@ -157,7 +160,9 @@ class RedisAbandonCounts:
             rows = pipe.execute()
         answers = sum(int(row[0] or 0) for row in rows)
         abandons = sum(int(row[1] or 0) for row in rows)
-        fp = sum(float(row[2] or 0.0) for row in rows)
+        # ≥ 0: a machine an agent heard takes its estimate back in a later bucket than the one that
+        # added it, which may have left the window already
+        fp = max(0.0, sum(float(row[2] or 0.0) for row in rows))
         return AbandonFigures(answers, abandons, fp)
 
 
@@ -170,10 +175,15 @@ _PG_SQL = sa.text(
     """
     SELECT count(*) FILTER (WHERE outcome IN ('human', 'abandoned')) AS answers,
            count(*) FILTER (WHERE outcome = 'abandoned') AS abandons,
-           count(*) FILTER (WHERE outcome IN ('human', 'abandoned') AND amd_verdict IN ('human', 'notsure'))
+           count(*) FILTER (WHERE outcome IN ('human', 'abandoned') AND amd_verdict IN ('human', 'notsure')
+                              AND COALESCE((SELECT d.human_answered FROM dispositions d
+                                             WHERE d.code = ca.disposition_code
+                                               AND (d.campaign_id = ca.campaign_id OR d.campaign_id IS NULL)
+                                             ORDER BY d.campaign_id IS NULL LIMIT 1),
+                                           ca.disposition_code IS DISTINCT FROM 'A'))
                AS screened
-      FROM call_attempts
-     WHERE campaign_id = :campaign_id AND answered_at > :since AND answered_at <= :now
+      FROM call_attempts ca
+     WHERE ca.campaign_id = :campaign_id AND ca.answered_at > :since AND ca.answered_at <= :now
     """
 )
 
@@ -181,7 +191,10 @@ _PG_SQL = sa.text(
 def pg_figures(conn: sa.Connection, campaign_id: int, now: datetime, window: timedelta,
                amd_fp_rate: float = DEFAULT_AMD_FALSE_POSITIVE_RATE) -> AbandonFigures:
     """Exact figures from finalised call attempts (outcomes written by :mod:`dialer.cdr`), with the AMD
-    false-positive estimate over the live answers AMD passed as human (the same rule as the Redis counters)."""
+    false-positive estimate over the live answers AMD passed as human (the same rule as the Redis counters):
+    an answer the agent dispositioned with a not-live code (``human_answered`` false, e.g. "A") was a
+    machine AMD missed, not a person it heard, so it is not in the estimate's base ("A" is not live unless
+    a disposition row says otherwise, as in :class:`dialer.loop.CampaignSettings`)."""
     row = conn.execute(_PG_SQL, {"campaign_id": campaign_id, "since": now - window, "now": now}).one()
     fp = amd_false_positive_estimate(float(row.screened), amd_fp_rate) if row.screened else 0.0
     return AbandonFigures(int(row.answers), int(row.abandons), fp)

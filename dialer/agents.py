@@ -268,7 +268,7 @@ class AgentService:
         current = self.live.agent(agent_id)
         if current.call_id != call_id:
             raise st.InvalidTransition(f"disposition call {call_id} (current call {current.call_id})", current)
-        after = self._apply(agent_id, st.disposition, "disposition")
+        after = self._apply(agent_id, lambda s, now: st.disposition(s, now, code), "disposition")
         now = self.clock()
         if self.dispositions is not None:
             self.dispositions.record(agent_id, call_id, code, now, callback_at=callback_at, note=note,

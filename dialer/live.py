@@ -7,7 +7,7 @@ Agents
     ``pyd:agent:<agent_id>`` (hash)  ``state``, ``campaign_id``, ``since`` (epoch seconds),
         ``call_id``, ``pause_code``, ``name``, ``calls_today``, ``session_id``, plus the rest of
         :class:`dialer.state.AgentSnapshot` (``connected_at``, ``wrap_deadline``,
-        ``dispositioned``, ``pause_after_call``). Empty string = None.
+        ``dispositioned``, ``disposition_code``, ``pause_after_call``). Empty string = None.
     ``pyd:agents:active`` (set)  ids of logged-in agents.
     ``pyd:campaign:<cid>:agents`` (set)  logged-in agents of a campaign.
     ``pyd:campaign:<cid>:ready`` (sorted set)  READY agents scored by ready-since: the lowest score

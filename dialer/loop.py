@@ -51,7 +51,7 @@ import redis
 import sqlalchemy as sa
 
 from core import events as ev
-from core.models import CallAttempt, Campaign
+from core.models import CallAttempt, Campaign, Disposition
 from dialer import abandon, cdr
 from dialer.agents import AgentService, PgAgentStore, PgDispositions
 from dialer.callflow import CallFlow, CallFlowConfig, ConnectToAgent, DropCall, WaitingCall
@@ -100,18 +100,30 @@ class CampaignSettings:
     amd_machine_action: str
     caller_id: str
     amd_false_positive_rate: float = abandon.DEFAULT_AMD_FALSE_POSITIVE_RATE
+    # disposition codes that say the agent reached no live person (human_answered false: "A" answering
+    # machine, a fax ...): on an AMD campaign such a call was a machine AMD passed as human
+    not_live_codes: frozenset[str] = frozenset({"A"})
 
     @classmethod
     def load(cls, engine: sa.Engine, campaign_id: int) -> CampaignSettings:
         with engine.connect() as conn:
             c = conn.execute(sa.select(Campaign.__table__).where(Campaign.id == campaign_id)).one_or_none()
-        if c is None:
-            raise ValueError(f"no campaign {campaign_id}")
+            if c is None:
+                raise ValueError(f"no campaign {campaign_id}")
+            codes = conn.execute(
+                sa.select(Disposition.code, Disposition.human_answered, Disposition.campaign_id)
+                .where(sa.or_(Disposition.campaign_id == campaign_id, Disposition.campaign_id.is_(None)))
+            ).all()
+        # a campaign's own code overrides the global one of the same name
+        live: dict[str, bool] = {"A": False}  # VICIdial's answering-machine status, unless redefined
+        for code, human_answered, _owner in sorted(codes, key=lambda row: row[2] is not None):
+            live[code] = bool(human_answered)
         return cls(c.id, c.active, c.dial_method, c.dial_ratio, float(c.drop_after_s), c.drop_action,
                    c.safe_harbor_audio or "pydialer/safe-harbor", float(c.wrap_up_s), c.target_abandon_rate,
                    c.abandon_window, float(c.dial_timeout_s), c.amd_enabled, c.amd_machine_action, c.caller_id or "",
                    # no campaign column yet: the engine's vendor figure unless the schema grows one
-                   float(c._mapping.get("amd_false_positive_rate") or abandon.DEFAULT_AMD_FALSE_POSITIVE_RATE))
+                   float(c._mapping.get("amd_false_positive_rate") or abandon.DEFAULT_AMD_FALSE_POSITIVE_RATE),
+                   frozenset(code for code, is_live in live.items() if not is_live))
 
     @property
     def ofcom(self) -> bool:
@@ -560,10 +572,24 @@ class CampaignLoop:
             snap = by_id.get(agent_id)
             ended = snap.since if snap is not None and snap.state not in BUSY_STATES and snap.since else now
             handle_s = max(0.0, ended - connected_at)
-            self.policy.on_agent_released(now, handle_s, False)
+            amd_miss = self._amd_miss(snap, connected_at)
+            self.policy.on_agent_released(now, handle_s, amd_miss)
+            if amd_miss:
+                # not a live answer AMD passed: it leaves the base of the false-positive estimate
+                # (dialer.abandon), as _human added it
+                fp = abandon.amd_false_positive_estimate(1.0, self.settings.amd_false_positive_rate)
+                self.counts.record(self.campaign_id, now, amd_fp=-fp)
             if self.guard is not None:
                 self.guard.on_agent_released(handle_s)
         self._busy = busy
+
+    def _amd_miss(self, snap: Any, connected_at: float) -> bool:
+        """Did the agent find a machine on the call that AMD passed as human (a not-live disposition)?
+
+        Only on an AMD campaign: without AMD every machine answer reaches an agent and none is a miss.
+        The code must belong to the call that ended (the agent may already be on the next one)."""
+        return bool(self.settings.amd_enabled and snap is not None and snap.connected_at == connected_at
+                    and snap.disposition_code in self.settings.not_live_codes)
 
     def observation(self, now: float) -> PacingObservation:
         agents = self.live.campaign_agents(self.campaign_id)

@@ -168,7 +168,8 @@ class Simulation:
             self.guard = TickGuard(target, count_amd_false_positives=sc.count_amd_fp and sc.amd_enabled,
                                    drop_after_s=sc.drop_after_s)
         # what the production loop's Redis counters would hold: reported-human answers, observed drops,
-        # and the live answers AMD passed as human (the base of the AMD false-positive estimate)
+        # and the live answers AMD passed as human (the base of the AMD false-positive estimate: the
+        # "human" verdicts less the machines agents then heard)
         self.g_answers = 0
         self.g_abandons = 0
         self.g_screened = 0
@@ -258,6 +259,10 @@ class Simulation:
             return
         self.busy.remove(agent.id)
         self.policy.on_agent_released(now, call.handle, call.unscreened)
+        if call.unscreened:
+            # the agent heard a machine (disposition A): not a live answer AMD passed, so it leaves the
+            # false-positive estimate's base, as the production loop's counters do (dialer.loop)
+            self.g_screened -= 1
         if self.guard is not None:
             self.guard.on_agent_released(call.handle)
         agent.available_since = now

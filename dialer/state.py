@@ -63,6 +63,9 @@ class AgentSnapshot:
     connected_at: float | None = None  # when the current/last call was put through
     wrap_deadline: float | None = None  # earliest end of wrap-up (campaign wrap-up seconds)
     dispositioned: bool = False
+    # the code the agent gave the current/last call: the dialer reads it when the agent is released
+    # (an "A" means AMD let a machine through to an agent, see dialer.loop)
+    disposition_code: str | None = None
     pause_after_call: bool = False
     calls_today: int = 0
 
@@ -83,7 +86,8 @@ def login(s: AgentSnapshot, now: float, *, campaign_id: int, session_id: str) ->
         raise InvalidTransition("log in", s)
     return s._to(
         AgentState.PAUSED, now, campaign_id=campaign_id, session_id=session_id, pause_code="LOGIN",
-        call_id=None, connected_at=None, wrap_deadline=None, dispositioned=False, pause_after_call=False,
+        call_id=None, connected_at=None, wrap_deadline=None, dispositioned=False, disposition_code=None,
+        pause_after_call=False,
     )
 
 
@@ -127,7 +131,7 @@ def connect(s: AgentSnapshot, now: float, call_id: str) -> AgentSnapshot:
     if s.state not in (AgentState.RESERVED, AgentState.READY, AgentState.PAUSED):
         raise InvalidTransition("connect a call", s)
     return s._to(
-        AgentState.INCALL, now, call_id=call_id, connected_at=now, dispositioned=False,
+        AgentState.INCALL, now, call_id=call_id, connected_at=now, dispositioned=False, disposition_code=None,
         wrap_deadline=None, calls_today=s.calls_today + 1,
         pause_code=s.pause_code if s.pause_after_call else None,
     )
@@ -148,13 +152,13 @@ def end_call(s: AgentSnapshot, now: float, *, wrap_up_s: float) -> AgentSnapshot
     return s._to(AgentState.WRAP, now, wrap_deadline=now + max(0.0, wrap_up_s))
 
 
-def disposition(s: AgentSnapshot, now: float) -> AgentSnapshot:
-    """Record that the call was dispositioned; wrap-up may end now or at its deadline."""
+def disposition(s: AgentSnapshot, now: float, code: str | None = None) -> AgentSnapshot:
+    """Record that the call was dispositioned (with ``code``); wrap-up may end now or at its deadline."""
     if s.state in (AgentState.INCALL, AgentState.DEAD):
         raise InvalidTransition("disposition before the call ends", s)
     if s.state is not AgentState.WRAP:
         raise InvalidTransition("disposition", s)
-    return finish_wrap_if_due(replace(s, dispositioned=True), now)
+    return finish_wrap_if_due(replace(s, dispositioned=True, disposition_code=code), now)
 
 
 def finish_wrap_if_due(s: AgentSnapshot, now: float) -> AgentSnapshot:

@@ -5,7 +5,7 @@ reads the commands the loop sends on ``pyd:commands:telephony``.
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -207,6 +207,52 @@ def test_amd_campaign_reserves_no_agent_until_the_human_verdict(db_committed, re
         row = conn.execute(sa.select(CallAttempt.outcome, CallAttempt.amd_verdict)
                            .where(CallAttempt.call_id == machine)).one()
     assert tuple(row) == ("machine", "machine")
+
+
+@pytest.mark.parametrize("code", ["A", "NI"])
+def test_a_machine_amd_passed_that_the_agent_dispositions_a_leaves_the_false_positive_base(
+        db_committed, redis_client, code) -> None:
+    """AMD said human, the agent heard a machine and set "A": the policy is told ``machine=True`` and the
+    Ofcom counters take back that answer's false-positive estimate (it was no live answer AMD heard).
+    "NI" (a person, not interested) keeps it."""
+    from dialer.abandon import pg_figures
+
+    engine, r = db_committed, redis_client
+    campaign_id = make_campaign(engine, dial_method="predictive", drop_after_s=5, amd_enabled=True,
+                                abandon_window="ofcom_24h", wrap_up_s=0)
+    make_leads(engine, campaign_id, 3)
+    clock = Clock()
+    loop = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01)
+    loop.restore()
+    assert "A" in loop.settings.not_live_codes and "NI" not in loop.settings.not_live_codes
+    [agent] = make_agents(engine, 1)
+    loop.agents.login(agent, campaign_id, extension="PJSIP/agent01")
+    loop.agents.ready(agent)
+    loop.tick(clock())
+    call = next(c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand))
+    clock.t += 8
+    publish(r, loop, ev.Answered, call)
+    clock.t += 1
+    publish(r, loop, ev.AmdHuman, call)
+    publish(r, loop, ev.BridgedToAgent, call, agent_endpoint="PJSIP/agent01")
+    assert LiveState(r).agent(agent).state is AgentState.INCALL
+    assert loop.counts.figures(campaign_id, clock(), 1).amd_false_positives == pytest.approx(1 / 99)
+    clock.t += 6
+    publish(r, loop, ev.Hangup, call)
+    loop.agents.end_call(agent)
+    clock.t += 1
+    assert loop.agents.disposition(agent, call, code).state is AgentState.READY
+    loop.tick(clock())
+    machine = code == "A"
+    assert loop.policy.machine_releases == int(machine)
+    fig = loop.counts.figures(campaign_id, clock(), 1)
+    assert fig.answers == 1, "the answer stays in the denominator either way"
+    assert fig.amd_false_positives == pytest.approx(0.0 if machine else 1 / 99, abs=1e-12)
+    with engine.connect() as conn:  # the exact figure from PostgreSQL agrees
+        exact = pg_figures(conn, campaign_id, datetime.fromtimestamp(clock() + 60, UTC), timedelta(days=1))
+    assert (exact.answers, exact.amd_false_positives) == (1, pytest.approx(0.0 if machine else 1 / 99))
+    loop.tick(clock())
+    assert loop.policy.machine_releases == int(machine), "one release, told once"
 
 
 def test_an_event_that_keeps_failing_is_dead_lettered(rig, monkeypatch) -> None:

@@ -174,3 +174,40 @@ def test_pg_abandon_figures_count_live_answers_and_abandons(db_committed) -> Non
         fig = pg_figures(conn, campaign_id, now + td(minutes=1), td(days=30))
         assert (fig.answers, fig.abandons) == (4, 1)
         assert pg_figures(conn, campaign_id, now + td(days=31), td(days=30)).answers == 0
+
+
+def test_pg_false_positive_base_leaves_out_answers_the_agent_found_not_live(db_committed) -> None:
+    """The AMD false-positive estimate is taken on the live answers AMD passed: an answer dispositioned
+    with a not-live code (the default "A", or a campaign's own code with ``human_answered`` false) is a
+    machine AMD missed and leaves the base; a campaign may redefine a global code."""
+    from datetime import timedelta as td
+
+    from core.models import Disposition
+    from dialer.abandon import pg_figures
+
+    engine = db_committed
+    campaign_id = make_campaign(engine, amd_enabled=True)
+    other = make_campaign(engine)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Disposition).values([
+            dict(campaign_id=None, code="NI", name="Not interested", human_answered=True),
+            dict(campaign_id=campaign_id, code="FAX", name="Fax tone", human_answered=False),
+            dict(campaign_id=None, code="XX", name="Global: not live", human_answered=False),
+            dict(campaign_id=campaign_id, code="XX", name="This campaign: live", human_answered=True),
+            dict(campaign_id=other, code="NI", name="Elsewhere: not live", human_answered=False),
+        ]))
+    codes = ["NI", "NI", "A", "FAX", "XX", None]
+    for code in codes:
+        call_id = make_attempt(engine, campaign_id)
+        with engine.begin() as conn:
+            cdr.stamp(conn, Answered(call_id=call_id, at=now))
+            cdr.stamp(conn, BridgedToAgent(call_id=call_id, at=now, agent_endpoint="PJSIP/agent01"))
+            cdr.finalise(conn, call_id, now + td(seconds=5), cause=16)
+            conn.execute(sa.update(CallAttempt).where(CallAttempt.call_id == call_id)
+                         .values(amd_verdict="human", disposition_code=code))
+    with engine.connect() as conn:
+        fig = pg_figures(conn, campaign_id, now + td(minutes=1), td(days=1))
+    assert fig.answers == 6, "every answer stays in the denominator"
+    live = 4  # NI, NI, XX (redefined live by the campaign), none given yet; not A, not FAX
+    assert fig.amd_false_positives == pytest.approx(live / 99)

@@ -37,6 +37,21 @@ def test_wrap_waits_for_the_disposition_even_after_the_deadline() -> None:
     assert st.disposition(s, 1000).state is AgentState.READY
 
 
+def test_the_disposition_code_is_kept_until_the_next_call_connects() -> None:
+    """The dialer reads the code after the agent leaves wrap-up (an "A" tells it AMD passed a machine)."""
+    from dialer.live import decode_snapshot, encode_snapshot
+
+    s = st.end_call(st.connect(st.reserve(logged_in_ready(), 2, "c1"), 3, "c1"), 10, wrap_up_s=0)
+    s = st.disposition(s, 11, "A")
+    assert (s.state, s.disposition_code, s.connected_at) == (AgentState.READY, "A", 3)
+    assert decode_snapshot(7, encode_snapshot(s)) == s
+    s = st.reserve(s, 12, "c2")
+    assert s.disposition_code == "A", "still readable while the next call is only reserved"
+    s = st.connect(s, 13, "c2")
+    assert s.disposition_code is None
+    assert decode_snapshot(7, encode_snapshot(s)).disposition_code is None
+
+
 def test_customer_hangup_makes_the_call_dead_until_the_agent_ends_it() -> None:
     s = st.connect(st.reserve(logged_in_ready(), 2, "c"), 3, "c")
     s = st.customer_hung_up(s, 50, "c")

@@ -276,6 +276,32 @@ def test_amd_evidence_reserves_a_false_positive_allowance() -> None:
     assert explicit.internal_target() == pytest.approx(before)
 
 
+def test_a_machine_an_agent_heard_gives_back_its_false_positive_allowance() -> None:
+    """The allowance is reserved on the live answers AMD passed: a "human" verdict an agent found to be
+    a machine (a ``machine`` release) was none, so its share comes back and θ steps up by it."""
+    p = make_policy("predictive", **SETTINGS)
+    no_amd = make_policy("predictive", **SETTINGS)
+    p.on_agent_released(1.0, 6.0, True)  # AMD becomes evident: the allowance starts, nothing comes back
+    for t in range(1000):
+        p.on_call_result(10.0 + t, "human", 8.0)
+        no_amd.on_call_result(10.0 + t, "human", 8.0)
+    full = no_amd.internal_target() - p.internal_target()
+    assert full == pytest.approx(0.01 * 999 / 1000)
+    target, theta = p.internal_target(), p.threshold
+    p.on_agent_released(2000.0, 6.0, True)
+    assert p.internal_target() == pytest.approx(target + 0.01 / 1000)
+    assert p.threshold > theta, "the allowance given back is credited to the controller"
+    for k in range(498):
+        p.on_agent_released(2001.0 + k, 6.0, True)
+    assert no_amd.internal_target() - p.internal_target() == pytest.approx(0.01 * 500 / 1000)
+    held = p.threshold
+    p.on_guard_clamp(3000.0)
+    p.on_agent_released(3001.0, 6.0, True)
+    assert p.threshold == held, "not while an outer guard holds dialing back"
+    p.on_agent_released(3002.0, 6.0, False)
+    assert p.machine_releases == 501
+
+
 def test_predictive_learns_the_offer_window_left_after_amd_latency() -> None:
     p = make_policy("predictive", **SETTINGS)
     assert p.offer_window_s == 2.0
