@@ -66,8 +66,8 @@ def poisson_tail(k: int, mean: float, *, upper: bool) -> float:
     if upper:
         if k <= 0:
             return 1.0
-        below = math.fsum(term(i) for i in range(k))  # 1 − P(X < k), exact enough: the tails sought are ≥ 1e-6
-        if below < 0.5:
+        below = math.fsum(term(i) for i in range(k))
+        if below < 0.5:  # the upper tail is over 0.5: 1 − P(X < k) loses nothing to cancellation
             return 1.0 - below
         # far tail: sum from k up to where the terms vanish (mean + 40 sd covers it)
         stop = int(max(k, mean) + 40.0 * math.sqrt(mean) + 40)

@@ -182,7 +182,7 @@ class PredictivePolicy(BasePolicy):
 
         The engine hangs up on a share of the *people* it hears, so the estimate is taken on the live
         answers it passed: the machines it passed as human that an agent then heard (``machine``
-        releases) are left out. Counting them overstated the allowance by a third where 29 % of the
+        releases) are left out. Counting them overstated the allowance by 40 % where 29 % of the
         "human" verdicts were machines (SC9: 40 % machines, 85 % detected)."""
         fp = self.amd_fp if self.amd_fp is not None else (0.01 if self._amd_seen else 0.0)
         if fp == 0.0 or self.humans == 0:
