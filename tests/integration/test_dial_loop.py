@@ -209,6 +209,21 @@ def test_amd_campaign_reserves_no_agent_until_the_human_verdict(db_committed, re
     assert tuple(row) == ("machine", "machine")
 
 
+def _one_agent_one_call(engine, r, **campaign):  # type: ignore[no-untyped-def]
+    """A predictive campaign (no wrap-up) with one ready agent and the one call its first tick placed."""
+    campaign_id = make_campaign(engine, dial_method="predictive", wrap_up_s=0, **campaign)
+    make_leads(engine, campaign_id, 3)
+    clock = Clock()
+    loop = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01)
+    loop.restore()
+    [agent] = make_agents(engine, 1)
+    loop.agents.login(agent, campaign_id, extension="PJSIP/agent01")
+    loop.agents.ready(agent)
+    loop.tick(clock())
+    call = next(c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand))
+    return loop, clock, campaign_id, agent, call
+
+
 @pytest.mark.parametrize("code", ["A", "NI"])
 def test_a_machine_amd_passed_that_the_agent_dispositions_a_leaves_the_false_positive_base(
         db_committed, redis_client, code) -> None:
@@ -218,18 +233,9 @@ def test_a_machine_amd_passed_that_the_agent_dispositions_a_leaves_the_false_pos
     from dialer.abandon import pg_figures
 
     engine, r = db_committed, redis_client
-    campaign_id = make_campaign(engine, dial_method="predictive", drop_after_s=5, amd_enabled=True,
-                                abandon_window="ofcom_24h", wrap_up_s=0)
-    make_leads(engine, campaign_id, 3)
-    clock = Clock()
-    loop = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01)
-    loop.restore()
+    loop, clock, campaign_id, agent, call = _one_agent_one_call(
+        engine, r, drop_after_s=5, amd_enabled=True, abandon_window="ofcom_24h")
     assert "A" in loop.settings.not_live_codes and "NI" not in loop.settings.not_live_codes
-    [agent] = make_agents(engine, 1)
-    loop.agents.login(agent, campaign_id, extension="PJSIP/agent01")
-    loop.agents.ready(agent)
-    loop.tick(clock())
-    call = next(c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand))
     clock.t += 8
     publish(r, loop, ev.Answered, call)
     clock.t += 1
@@ -336,16 +342,7 @@ def test_an_agent_who_dispositions_after_the_wrap_deadline_is_a_release_the_poli
     """``st.disposition`` past the wrap deadline goes straight to READY: the wrap timer never sees it, and
     the predictive policy must still learn that handle time (it used to learn none: near-progressive)."""
     engine, r = db_committed, redis_client
-    campaign_id = make_campaign(engine, dial_method="predictive", drop_after_s=2, wrap_up_s=0)
-    make_leads(engine, campaign_id, 3)
-    clock = Clock()
-    loop = CampaignLoop(campaign_id, engine, r, clock=clock, tick_s=0.01)
-    loop.restore()
-    [agent] = make_agents(engine, 1)
-    loop.agents.login(agent, campaign_id, extension="PJSIP/agent01")
-    loop.agents.ready(agent)
-    loop.tick(clock())
-    call = next(c.call_id for c in commands(r) if isinstance(c, ev.OriginateCommand))
+    loop, clock, campaign_id, agent, call = _one_agent_one_call(engine, r, drop_after_s=2)
     clock.t += 5
     publish(r, loop, ev.Answered, call)
     publish(r, loop, ev.BridgedToAgent, call, agent_endpoint="PJSIP/agent01")
